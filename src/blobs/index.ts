@@ -1,0 +1,2 @@
+export { checkKey, joinKey, openBlobStore } from './store.js';
+export type { BlobBody, BlobEntry, BlobStat, BlobStore, BlobStoreOptions, ByteRange, S3StoreOptions } from './store.js';

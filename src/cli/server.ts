@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.js';
+import { redact } from '../store/db.js';
+
+/** `lapis server`: the API, tracking and artifact proxy in one process, on embedded defaults. */
+export function serverCommand(program: Command): void {
+  program
+    .command('server')
+    .description('Start the Lapis server (embedded SQLite and local artifacts by default)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('-p, --port <port>', 'port to listen on, 0 for any free port (default 5050)')
+    .option('--data-dir <dir>', 'folder for the embedded database and artifacts (default ~/.lapis)')
+    .option('--backend-store-uri <uri>', 'metadata database: sqlite:///path or postgresql://user:pass@host/db')
+    .option('--artifacts-destination <uri>', 'artifact store: file:///path or s3://bucket/prefix')
+    .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace, silent')
+    .action(async (opts: { host?: string; port?: string; dataDir?: string; backendStoreUri?: string; artifactsDestination?: string; logLevel?: string }) => {
+      const config = loadConfig({
+        host: opts.host,
+        port: opts.port,
+        dataDir: opts.dataDir,
+        backendStoreUri: opts.backendStoreUri,
+        artifactsDestination: opts.artifactsDestination,
+        logLevel: opts.logLevel,
+      });
+      // Loaded here so that other commands start without loading the server's dependencies.
+      const { createServer } = await import('../server/app.js');
+      const server = await createServer(config);
+      const address = await server.app.listen({ host: config.host, port: config.port });
+      process.stdout.write(
+        `Lapis server listening at ${address}\n` +
+          `  metadata:  ${redact(config.backendStoreUri)}\n` +
+          `  artifacts: ${config.artifactsDestination}\n` +
+          `  MLflow:    export MLFLOW_TRACKING_URI=${address}\n`,
+      );
+      let closing = false;
+      const shutdown = (signal: string): void => {
+        if (closing) return;
+        closing = true;
+        server.app.log.info({ signal }, 'shutting down');
+        server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`Error while shutting down: ${String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

@@ -1,0 +1,154 @@
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { openBlobStore, type BlobStore } from '../blobs/index.js';
+import type { LapisConfig } from '../config/config.js';
+import { isErrorCode, LapisError } from '../core/errors.js';
+import { openDatabase, type Database } from '../store/db.js';
+import { createTracking, type Tracking } from '../tracking/index.js';
+import { artifactProxyRoutes } from '../tracking/routes/artifact-proxy.js';
+import { loggedModelRoutes } from '../tracking/routes/logged-models.js';
+import { mlflowErrorBody } from '../tracking/routes/mlflow-plugin.js';
+import { trackingRoutes } from '../tracking/routes/tracking.js';
+import { nativeTrackingRoutes } from '../tracking/routes/native.js';
+import { workspaceRoutes } from '../workspaces/routes.js';
+import { DEFAULT_WORKSPACE, WorkspaceService } from '../workspaces/service.js';
+import { registerMetrics } from './metrics.js';
+import './request-context.js';
+import { LAPIS_VERSION, MLFLOW_COMPAT_VERSION } from './version.js';
+
+export interface LapisServer {
+  readonly app: FastifyInstance;
+  readonly database: Database;
+  readonly blobs: BlobStore;
+  readonly tracking: Tracking;
+  readonly workspaces: WorkspaceService;
+  close(): Promise<void>;
+}
+
+const WORKSPACE_PREFIX = /^\/workspaces\/([^/?#]+)(?=[/?#]|$)/;
+const WORKSPACE_HEADERS = ['x-lapis-workspace', 'x-mlflow-workspace'] as const;
+type WorkspaceCarrier = IncomingMessage & { lapisWorkspace?: string };
+
+/** MLflow clients must see MLflow's error shape; the native API sees Lapis's. */
+const isMlflowPath = (url: string): boolean => /^\/(ajax-)?api\/[23]\.0\//.test(url);
+
+export async function createServer(config: LapisConfig): Promise<LapisServer> {
+  const database = await openDatabase(config.backendStoreUri);
+  let blobs: BlobStore;
+  try {
+    blobs = await openBlobStore(config.artifactsDestination);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const tracking = createTracking(database, blobs);
+  const workspaces = new WorkspaceService(database, (tx, ws, isDefault) => tracking.experiments.provisionDefault(tx, ws, isDefault));
+  await workspaces.ensureDefault();
+
+  const app = Fastify({
+    logger: { level: config.logLevel, stream: process.stderr } as never,
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    bodyLimit: config.maxRequestBytes,
+    // MLflow clients reach a workspace through a URL prefix: strip it before routing.
+    rewriteUrl: (req) => {
+      const url = req.url ?? '/';
+      const match = WORKSPACE_PREFIX.exec(url);
+      if (!match) return url;
+      (req as WorkspaceCarrier).lapisWorkspace = decodeURIComponent(match[1] as string);
+      return url.slice(match[0].length) || '/';
+    },
+  });
+
+  app.decorateRequest('workspaceName', '');
+  app.decorateRequest('workspace', null as never);
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    const header = WORKSPACE_HEADERS.map((h) => req.headers[h]).find((v) => typeof v === 'string' && v !== '') as string | undefined;
+    req.workspaceName = (req.raw as WorkspaceCarrier).lapisWorkspace ?? header ?? DEFAULT_WORKSPACE;
+  });
+  app.addHook('preHandler', async (req) => {
+    req.workspace = await workspaces.get(req.workspaceName);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, url: req.url, workspace: req.workspaceName, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+  });
+  // Every route declares the permission it needs: the access-control layer checks it, and a route
+  // that forgets it fails at start instead of being silently open.
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.action) throw new Error(`Route ${String(route.method)} ${route.url} declares no action (config.action).`);
+  });
+
+  app.setErrorHandler((err: FastifyError | LapisError, req, reply) => {
+    const lapis = toLapisError(err);
+    if (lapis.status >= 500) req.log.error({ err }, 'request failed');
+    const body = isMlflowPath(req.url) ? mlflowErrorBody(lapis) : { error: lapis.toJSON() };
+    return reply.status(lapis.status).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const err = new LapisError('ENDPOINT_NOT_FOUND', `No route ${req.method} ${req.url} on this server. The native API is described at /api/v1/openapi.json.`);
+    return reply.status(404).send(isMlflowPath(req.url) ? mlflowErrorBody(err) : { error: err.toJSON() });
+  });
+
+  await app.register(swagger, {
+    openapi: { info: { title: 'Lapis API', version: LAPIS_VERSION, description: 'The native Lapis API. MLflow clients use the MLflow REST API under /api/2.0/mlflow.' } },
+    // The OpenAPI document describes the native API; MLflow's RPCs are documented by MLflow.
+    transform: ({ schema, url }) => ({ schema: { ...(schema ?? {}), hide: !url.startsWith('/api/v1') }, url }),
+  });
+
+  registerMetrics(app);
+  app.get('/health', { config: { action: 'server/health' } }, async (_req, reply) => reply.type('text/plain').send('OK'));
+  app.get('/version', { config: { action: 'server/health' } }, async (_req, reply) => reply.type('text/plain').send(MLFLOW_COMPAT_VERSION));
+  app.get('/api/3.0/mlflow/server-info', { config: { action: 'server/health' } }, async () => ({
+    server_type: 'lapis',
+    version: MLFLOW_COMPAT_VERSION,
+    lapis_version: LAPIS_VERSION,
+    workspaces_enabled: true,
+  }));
+  app.get('/api/3.0/mlflow/workspaces', { config: { action: 'workspaces/read' } }, async () => ({
+    workspaces: (await workspaces.list()).map((w) => ({ name: w.name, description: w.description })),
+  }));
+  app.get('/api/3.0/mlflow/workspaces/:name', { config: { action: 'workspaces/read' } }, async (req) => {
+    const w = await workspaces.get((req.params as { name: string }).name);
+    return { workspace: { name: w.name, description: w.description } };
+  });
+
+  trackingRoutes(app, tracking);
+  loggedModelRoutes(app, tracking);
+  await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
+  workspaceRoutes(app, workspaces);
+  nativeTrackingRoutes(app, tracking);
+  app.get('/api/v1/openapi.json', { config: { action: 'server/health' }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/v1/version', { config: { action: 'server/health' }, schema: { summary: 'Server version', tags: ['server'] } }, async () => ({ lapis: LAPIS_VERSION, mlflow_api: MLFLOW_COMPAT_VERSION }));
+
+  await app.ready();
+  return {
+    app,
+    database,
+    blobs,
+    tracking,
+    workspaces,
+    async close() {
+      await app.close();
+      await blobs.close();
+      await database.close();
+    },
+  };
+}
+
+/** Fastify's own failures (bad JSON, wrong content type, body too large) become Lapis errors. */
+function toLapisError(err: FastifyError | LapisError): LapisError {
+  if (err instanceof LapisError) return err;
+  const code = (err as FastifyError).code;
+  const status = (err as FastifyError).statusCode;
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new LapisError('UNSUPPORTED_MEDIA_TYPE', `${err.message}. Send JSON with 'Content-Type: application/json'.`);
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new LapisError('PAYLOAD_TOO_LARGE', `${err.message}. Split the request into smaller ones.`);
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new LapisError('BAD_REQUEST', `${err.message}. Send a JSON object, at least {}.`);
+  if ((err as FastifyError).validation) return new LapisError('INVALID_ARGUMENT', err.message);
+  if (err instanceof SyntaxError || code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new LapisError('BAD_REQUEST', `Malformed request body: ${err.message}`);
+  if (status && status >= 400 && status < 500) return new LapisError(status === 404 ? 'NOT_FOUND' : status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', err.message);
+  const maybe = (err as { code?: unknown }).code;
+  if (isErrorCode(maybe)) return new LapisError(maybe, err.message);
+  return new LapisError('INTERNAL', `Internal error: ${err.message}`);
+}

@@ -1,0 +1,191 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Dialect } from './db.js';
+
+/**
+ * Versioned migrations, applied in name order at start. Each is written once for both dialects;
+ * where they differ (auto-increment ids, SQLite's WITHOUT ROWID) the dialect is passed in.
+ */
+type Up = (db: Kysely<unknown>, dialect: Dialect) => Promise<void>;
+
+const ts = 'bigint';
+
+const tracking: Up = async (db, dialect) => {
+  const idType = dialect === 'postgres' ? 'bigserial' : 'integer';
+  await db.schema
+    .createTable('workspaces')
+    .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('default_experiment_id', ts, (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('experiments')
+    .addColumn('experiment_id', idType, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull().references('workspaces.name'))
+    .addColumn('name', 'varchar(500)', (c) => c.notNull())
+    .addColumn('artifact_location', 'text', (c) => c.notNull())
+    .addColumn('lifecycle_stage', 'varchar(32)', (c) => c.notNull())
+    .addColumn('creation_time', ts, (c) => c.notNull())
+    .addColumn('last_update_time', ts, (c) => c.notNull())
+    .addUniqueConstraint('experiments_workspace_name', ['workspace', 'name'])
+    .execute();
+
+  await db.schema
+    .createTable('experiment_tags')
+    .addColumn('experiment_id', ts, (c) => c.notNull())
+    .addColumn('key', 'varchar(250)', (c) => c.notNull())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('experiment_tags_pk', ['experiment_id', 'key'])
+    .execute();
+
+  await db.schema
+    .createTable('runs')
+    .addColumn('run_uuid', 'varchar(32)', (c) => c.primaryKey())
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('experiment_id', ts, (c) => c.notNull())
+    .addColumn('name', 'varchar(250)', (c) => c.notNull())
+    .addColumn('user_id', 'varchar(256)', (c) => c.notNull())
+    .addColumn('status', 'varchar(16)', (c) => c.notNull())
+    .addColumn('start_time', ts, (c) => c.notNull())
+    .addColumn('end_time', ts)
+    .addColumn('lifecycle_stage', 'varchar(32)', (c) => c.notNull())
+    .addColumn('artifact_uri', 'text', (c) => c.notNull())
+    .addColumn('deleted_time', ts)
+    .execute();
+  await db.schema.createIndex('runs_experiment_start').on('runs').columns(['experiment_id', 'lifecycle_stage', 'start_time']).execute();
+
+  for (const table of ['params', 'tags']) {
+    await db.schema
+      .createTable(table)
+      .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
+      .addColumn('key', 'varchar(250)', (c) => c.notNull())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${table}_pk`, ['run_uuid', 'key'])
+      .execute();
+  }
+
+  // The history table is keyed exactly as MLflow's (value included) so a re-sent point is a no-op;
+  // on SQLite the table *is* that index (WITHOUT ROWID), so a history read is one range scan.
+  let metrics = db.schema
+    .createTable('metrics')
+    .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
+    .addColumn('key', 'varchar(250)', (c) => c.notNull())
+    .addColumn('step', ts, (c) => c.notNull())
+    .addColumn('timestamp', ts, (c) => c.notNull())
+    .addColumn('value', 'double precision', (c) => c.notNull())
+    .addColumn('is_nan', 'integer', (c) => c.notNull())
+    .addColumn('model_id', 'varchar(64)')
+    .addColumn('dataset_name', 'varchar(500)')
+    .addColumn('dataset_digest', 'varchar(36)')
+    .addPrimaryKeyConstraint('metrics_pk', ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan']);
+  if (dialect === 'sqlite') metrics = metrics.modifyEnd(sql`without rowid`);
+  await metrics.execute();
+
+  let latest = db.schema
+    .createTable('latest_metrics')
+    .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
+    .addColumn('key', 'varchar(250)', (c) => c.notNull())
+    .addColumn('step', ts, (c) => c.notNull())
+    .addColumn('timestamp', ts, (c) => c.notNull())
+    .addColumn('value', 'double precision', (c) => c.notNull())
+    .addColumn('is_nan', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('latest_metrics_pk', ['run_uuid', 'key']);
+  if (dialect === 'sqlite') latest = latest.modifyEnd(sql`without rowid`);
+  await latest.execute();
+  // Drives "filter/order by metric" searches from the metric side instead of scanning runs.
+  await db.schema.createIndex('latest_metrics_key_value').on('latest_metrics').columns(['key', 'value', 'run_uuid']).execute();
+
+  await db.schema
+    .createTable('datasets')
+    .addColumn('dataset_uuid', 'varchar(36)', (c) => c.primaryKey())
+    .addColumn('experiment_id', ts, (c) => c.notNull())
+    .addColumn('name', 'varchar(500)', (c) => c.notNull())
+    .addColumn('digest', 'varchar(36)', (c) => c.notNull())
+    .addColumn('source_type', 'varchar(36)', (c) => c.notNull())
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('schema', 'text')
+    .addColumn('profile', 'text')
+    .addUniqueConstraint('datasets_identity', ['experiment_id', 'name', 'digest'])
+    .execute();
+
+  await db.schema
+    .createTable('run_inputs')
+    .addColumn('input_uuid', 'varchar(36)', (c) => c.primaryKey())
+    .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
+    .addColumn('dataset_uuid', 'varchar(36)', (c) => c.notNull())
+    .addUniqueConstraint('run_inputs_identity', ['run_uuid', 'dataset_uuid'])
+    .execute();
+
+  await db.schema
+    .createTable('input_tags')
+    .addColumn('input_uuid', 'varchar(36)', (c) => c.notNull())
+    .addColumn('key', 'varchar(255)', (c) => c.notNull())
+    .addColumn('value', 'varchar(500)', (c) => c.notNull())
+    .addPrimaryKeyConstraint('input_tags_pk', ['input_uuid', 'key'])
+    .execute();
+
+  await db.schema
+    .createTable('run_models')
+    .addColumn('run_uuid', 'varchar(32)', (c) => c.notNull())
+    .addColumn('model_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('direction', 'varchar(8)', (c) => c.notNull())
+    .addColumn('step', ts, (c) => c.notNull())
+    .addPrimaryKeyConstraint('run_models_pk', ['run_uuid', 'model_id', 'direction'])
+    .execute();
+
+  await db.schema
+    .createTable('logged_models')
+    .addColumn('model_id', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('experiment_id', ts, (c) => c.notNull())
+    .addColumn('name', 'varchar(500)', (c) => c.notNull())
+    .addColumn('artifact_location', 'text', (c) => c.notNull())
+    .addColumn('creation_timestamp_ms', ts, (c) => c.notNull())
+    .addColumn('last_updated_timestamp_ms', ts, (c) => c.notNull())
+    .addColumn('status', 'integer', (c) => c.notNull())
+    .addColumn('status_message', 'text')
+    .addColumn('lifecycle_stage', 'varchar(32)', (c) => c.notNull())
+    .addColumn('model_type', 'varchar(500)')
+    .addColumn('source_run_id', 'varchar(32)')
+    .execute();
+  await db.schema.createIndex('logged_models_experiment').on('logged_models').columns(['experiment_id', 'creation_timestamp_ms']).execute();
+
+  for (const table of ['logged_model_params', 'logged_model_tags']) {
+    await db.schema
+      .createTable(table)
+      .addColumn('model_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('key', 'varchar(255)', (c) => c.notNull())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${table}_pk`, ['model_id', 'key'])
+      .execute();
+  }
+
+  await db.schema
+    .createTable('logged_model_metrics')
+    .addColumn('model_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('key', 'varchar(250)', (c) => c.notNull())
+    .addColumn('step', ts, (c) => c.notNull())
+    .addColumn('timestamp', ts, (c) => c.notNull())
+    .addColumn('value', 'double precision', (c) => c.notNull())
+    .addColumn('is_nan', 'integer', (c) => c.notNull())
+    .addColumn('run_id', 'varchar(32)', (c) => c.notNull())
+    .addColumn('dataset_name', 'varchar(500)')
+    .addColumn('dataset_digest', 'varchar(36)')
+    .addPrimaryKeyConstraint('logged_model_metrics_pk', ['model_id', 'key', 'step', 'timestamp', 'run_id'])
+    .execute();
+};
+
+const MIGRATIONS: Record<string, Up> = {
+  '0001_tracking': tracking,
+};
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      return Object.fromEntries(
+        Object.entries(MIGRATIONS).map(([name, up]) => [name, { up: (db: Kysely<unknown>) => up(db, dialect) }]),
+      );
+    },
+  };
+}

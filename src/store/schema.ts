@@ -1,0 +1,146 @@
+/** Row types of the metadata database, as Kysely sees them. Timestamps are epoch milliseconds. */
+import type { Generated } from 'kysely';
+
+export interface WorkspaceTable {
+  name: string;
+  description: string;
+  default_experiment_id: number;
+  created_at: number;
+}
+
+export interface ExperimentTable {
+  experiment_id: Generated<number>;
+  workspace: string;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: string;
+  creation_time: number;
+  last_update_time: number;
+}
+
+export interface KeyValueRow {
+  key: string;
+  value: string;
+}
+
+export interface ExperimentTagTable extends KeyValueRow {
+  experiment_id: number;
+}
+
+export interface RunTable {
+  run_uuid: string;
+  workspace: string;
+  experiment_id: number;
+  name: string;
+  user_id: string;
+  status: string;
+  start_time: number;
+  end_time: number | null;
+  lifecycle_stage: string;
+  artifact_uri: string;
+  deleted_time: number | null;
+}
+
+export interface RunKeyValueTable extends KeyValueRow {
+  run_uuid: string;
+}
+
+export interface MetricTable {
+  run_uuid: string;
+  key: string;
+  step: number;
+  timestamp: number;
+  value: number;
+  /** NaN is stored as value 0 with is_nan 1: neither SQLite nor every driver round-trips NaN. */
+  is_nan: number;
+  model_id: string | null;
+  dataset_name: string | null;
+  dataset_digest: string | null;
+}
+
+export interface LatestMetricTable {
+  run_uuid: string;
+  key: string;
+  step: number;
+  timestamp: number;
+  value: number;
+  is_nan: number;
+}
+
+export interface DatasetTable {
+  dataset_uuid: string;
+  experiment_id: number;
+  name: string;
+  digest: string;
+  source_type: string;
+  source: string;
+  schema: string | null;
+  profile: string | null;
+}
+
+export interface RunInputTable {
+  input_uuid: string;
+  run_uuid: string;
+  dataset_uuid: string;
+}
+
+export interface InputTagTable extends KeyValueRow {
+  input_uuid: string;
+}
+
+export interface RunModelTable {
+  run_uuid: string;
+  model_id: string;
+  direction: 'input' | 'output';
+  step: number;
+}
+
+export interface LoggedModelTable {
+  model_id: string;
+  workspace: string;
+  experiment_id: number;
+  name: string;
+  artifact_location: string;
+  creation_timestamp_ms: number;
+  last_updated_timestamp_ms: number;
+  status: number;
+  status_message: string | null;
+  lifecycle_stage: string;
+  model_type: string | null;
+  source_run_id: string | null;
+}
+
+export interface LoggedModelKeyValueTable extends KeyValueRow {
+  model_id: string;
+}
+
+export interface LoggedModelMetricTable {
+  model_id: string;
+  key: string;
+  step: number;
+  timestamp: number;
+  value: number;
+  is_nan: number;
+  run_id: string;
+  dataset_name: string | null;
+  dataset_digest: string | null;
+}
+
+export interface Schema {
+  workspaces: WorkspaceTable;
+  experiments: ExperimentTable;
+  experiment_tags: ExperimentTagTable;
+  runs: RunTable;
+  params: RunKeyValueTable;
+  tags: RunKeyValueTable;
+  metrics: MetricTable;
+  latest_metrics: LatestMetricTable;
+  datasets: DatasetTable;
+  run_inputs: RunInputTable;
+  input_tags: InputTagTable;
+  run_models: RunModelTable;
+  logged_models: LoggedModelTable;
+  logged_model_params: LoggedModelKeyValueTable;
+  logged_model_tags: LoggedModelKeyValueTable;
+  logged_model_metrics: LoggedModelMetricTable;
+}

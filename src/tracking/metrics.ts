@@ -1,0 +1,83 @@
+import { invalid } from '../core/errors.js';
+import { decodePageToken, paginate } from '../core/pagination.js';
+import type { Database } from '../store/db.js';
+import type { Workspace } from '../workspaces/service.js';
+import { jsonNumber, type MetricView } from './run-view.js';
+import type { RunService } from './runs.js';
+import { checkKey, LIMITS } from './validation.js';
+
+export class MetricService {
+  readonly #database: Database;
+  readonly #runs: RunService;
+
+  constructor(database: Database, runs: RunService) {
+    this.#database = database;
+    this.#runs = runs;
+  }
+
+  /** The full history when no max_results is given, as MLflow's client expects; pages otherwise. */
+  async history(ws: Workspace, runId: unknown, metricKey: unknown, maxResults?: number, pageToken?: string): Promise<{ metrics: MetricView[]; nextPageToken: string | undefined }> {
+    const run = await this.#runs.findRow(ws, runId);
+    const key = checkKey('Metric', metricKey);
+    const { offset } = decodePageToken(pageToken);
+    let query = this.#database.db
+      .selectFrom('metrics')
+      .select(['step', 'timestamp', 'value', 'is_nan'])
+      .where('run_uuid', '=', run.run_uuid)
+      .where('key', '=', key)
+      .orderBy('step')
+      .orderBy('timestamp')
+      .orderBy('value');
+    if (maxResults !== undefined) query = query.limit(maxResults + 1).offset(offset);
+    const rows = await query.execute();
+    const page = maxResults === undefined ? { items: rows, nextPageToken: undefined } : paginate(rows, offset, maxResults);
+    return {
+      metrics: page.items.map((r) => ({ key, value: jsonNumber(r.value, r.is_nan), timestamp: Number(r.timestamp), step: Number(r.step) })),
+      nextPageToken: page.nextPageToken,
+    };
+  }
+
+  /**
+   * Down-sampled histories for charts: per run, up to max_results evenly spaced steps in the
+   * range, always keeping the first and last step so a curve's ends are exact.
+   */
+  async historyBulkInterval(
+    ws: Workspace,
+    runIds: string[],
+    metricKey: unknown,
+    maxResults: number,
+    startStep?: number,
+    endStep?: number,
+  ): Promise<(MetricView & { run_id: string })[]> {
+    if (runIds.length === 0) throw invalid(`GetMetricHistoryBulkInterval request must specify at least one run_id.`);
+    if (runIds.length > LIMITS.historyBulkRuns) throw invalid(`GetMetricHistoryBulkInterval request cannot specify more than ${LIMITS.historyBulkRuns} run_ids. Received ${runIds.length} run_ids.`);
+    if ((startStep === undefined) !== (endStep === undefined)) throw invalid(`If either start step or end step are specified, both must be specified.`);
+    if (startStep !== undefined && endStep !== undefined && startStep > endStep) throw invalid(`end_step must be greater than start_step. Found start_step=${startStep} and end_step=${endStep}.`);
+    const key = checkKey('Metric', metricKey);
+    const out: (MetricView & { run_id: string })[] = [];
+    for (const runId of runIds) {
+      const run = await this.#runs.findRow(ws, runId);
+      let query = this.#database.db
+        .selectFrom('metrics')
+        .select(['step', 'timestamp', 'value', 'is_nan'])
+        .where('run_uuid', '=', run.run_uuid)
+        .where('key', '=', key);
+      if (startStep !== undefined && endStep !== undefined) query = query.where('step', '>=', startStep).where('step', '<=', endStep);
+      const rows = await query.orderBy('step').orderBy('timestamp').execute();
+      const steps = [...new Set(rows.map((r) => Number(r.step)))];
+      const keep = sampleSteps(steps, maxResults);
+      for (const r of rows) {
+        if (keep.has(Number(r.step))) out.push({ key, value: jsonNumber(r.value, r.is_nan), timestamp: Number(r.timestamp), step: Number(r.step), run_id: run.run_uuid });
+      }
+    }
+    return out;
+  }
+}
+
+export function sampleSteps(steps: number[], maxResults: number): Set<number> {
+  if (steps.length <= maxResults) return new Set(steps);
+  const keep = new Set<number>();
+  const stride = (steps.length - 1) / (maxResults - 1);
+  for (let i = 0; i < maxResults; i++) keep.add(steps[Math.round(i * stride)] as number);
+  return keep;
+}

@@ -1,0 +1,100 @@
+import { sql, type RawBuilder } from 'kysely';
+import { decodePageToken, paginate } from '../core/pagination.js';
+import type { Database } from '../store/db.js';
+import type { RunTable } from '../store/schema.js';
+import type { Workspace } from '../workspaces/service.js';
+import { viewTypeStages, type ViewType } from './experiments.js';
+import { hydrateRuns, type RunView } from './run-view.js';
+import { parseFilter, parseOrderBys, type Clause, type OrderBy } from './search/grammar.js';
+import { and, compare } from './sql.js';
+
+export interface SearchRunsRequest {
+  experimentIds: number[];
+  filter?: string | undefined;
+  orderBy?: string[] | undefined;
+  viewType: ViewType;
+  maxResults: number;
+  pageToken?: string | undefined;
+}
+
+const ATTRIBUTE_COLUMNS: Record<string, string> = {
+  run_id: 'run_uuid',
+  run_name: 'name',
+  status: 'status',
+  user_id: 'user_id',
+  artifact_uri: 'artifact_uri',
+  lifecycle_stage: 'lifecycle_stage',
+  start_time: 'start_time',
+  end_time: 'end_time',
+  experiment_id: 'experiment_id',
+};
+
+/**
+ * Compiles a parsed filter to SQL over the run table. Metric conditions join `latest_metrics`
+ * (indexed by key and value) so a search never reads metric histories.
+ */
+function clauseSql(c: Clause, i: number, db: Database): RawBuilder<boolean> {
+  const { type, key } = c.identifier;
+  const d = db.dialect;
+  switch (type) {
+    case 'metric':
+      return sql<boolean>`exists (select 1 from latest_metrics f${sql.raw(String(i))} where f${sql.raw(String(i))}.run_uuid = r.run_uuid and f${sql.raw(String(i))}.key = ${key} and f${sql.raw(String(i))}.is_nan = 0 and ${compare(sql.ref(`f${i}.value`), c.comparator, c.value, d)})`;
+    case 'param':
+    case 'tag': {
+      const table = type === 'param' ? 'params' : 'tags';
+      return sql<boolean>`exists (select 1 from ${sql.table(table)} f${sql.raw(String(i))} where f${sql.raw(String(i))}.run_uuid = r.run_uuid and f${sql.raw(String(i))}.key = ${key} and ${compare(sql.ref(`f${i}.value`), c.comparator, c.value, d)})`;
+    }
+    case 'dataset': {
+      const column = key === 'context' ? sql.ref('t.value') : sql.ref(`d.${key}`);
+      const contextJoin = key === 'context' ? sql`join input_tags t on t.input_uuid = i.input_uuid and t.key = 'mlflow.data.context'` : sql``;
+      return sql<boolean>`exists (select 1 from run_inputs i join datasets d on d.dataset_uuid = i.dataset_uuid ${contextJoin} where i.run_uuid = r.run_uuid and ${compare(column, c.comparator, c.value, d)})`;
+    }
+    default:
+      return compare(sql.ref(`r.${ATTRIBUTE_COLUMNS[key] ?? key}`), c.comparator, c.value, d);
+  }
+}
+
+/** ORDER BY pieces: missing and NaN values sort last whatever the direction, as in MLflow. */
+function orderSql(o: OrderBy, i: number): { join: RawBuilder<unknown> | undefined; order: RawBuilder<unknown>[] } {
+  const dir = sql.raw(o.ascending ? 'asc' : 'desc');
+  const alias = sql.raw(`o${i}`);
+  const { type, key } = o.identifier;
+  if (type === 'attribute') {
+    const column = sql.ref(`r.${ATTRIBUTE_COLUMNS[key] ?? key}`);
+    return { join: undefined, order: [sql`case when ${column} is null then 1 else 0 end`, sql`${column} ${dir}`] };
+  }
+  if (type === 'metric') {
+    return {
+      join: sql`left join latest_metrics ${alias} on ${alias}.run_uuid = r.run_uuid and ${alias}.key = ${key}`,
+      order: [sql`case when ${alias}.value is null or ${alias}.is_nan = 1 then 1 else 0 end`, sql`${alias}.value ${dir}`],
+    };
+  }
+  const table = sql.table(type === 'param' ? 'params' : 'tags');
+  return {
+    join: sql`left join ${table} ${alias} on ${alias}.run_uuid = r.run_uuid and ${alias}.key = ${key}`,
+    order: [sql`case when ${alias}.value is null then 1 else 0 end`, sql`${alias}.value ${dir}`],
+  };
+}
+
+export async function searchRuns(database: Database, ws: Workspace, req: SearchRunsRequest): Promise<{ runs: RunView[]; nextPageToken: string | undefined }> {
+  const { offset } = decodePageToken(req.pageToken);
+  const clauses = parseFilter('runs', req.filter);
+  const orders = parseOrderBys('runs', req.orderBy);
+  if (req.experimentIds.length === 0) return { runs: [], nextPageToken: undefined };
+  const conditions = clauses.map((c, i) => clauseSql(c, i, database));
+  const orderParts = orders.map((o, i) => orderSql(o, i));
+  const joins = orderParts.flatMap((p) => (p.join ? [p.join] : []));
+  const orderBy = [...orderParts.flatMap((p) => p.order), sql`r.start_time desc`, sql`r.run_uuid asc`];
+  const stages = viewTypeStages(req.viewType);
+  const query = sql<RunTable>`
+    select r.* from runs r ${sql.join(joins, sql` `)}
+    where r.workspace = ${ws.name}
+      and r.experiment_id in (${sql.join(req.experimentIds)})
+      and r.lifecycle_stage in (${sql.join(stages)})
+      and ${and(conditions)}
+    order by ${sql.join(orderBy)}
+    limit ${req.maxResults + 1} offset ${offset}`;
+  const { rows } = await query.execute(database.db);
+  const page = paginate(rows, offset, req.maxResults);
+  return { runs: await hydrateRuns(database.db, page.items), nextPageToken: page.nextPageToken };
+}
