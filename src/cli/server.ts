@@ -12,8 +12,10 @@ export function serverCommand(program: Command): void {
     .option('--data-dir <dir>', 'folder for the embedded database and artifacts (default ~/.lapis)')
     .option('--backend-store-uri <uri>', 'metadata database: sqlite:///path or postgresql://user:pass@host/db')
     .option('--artifacts-destination <uri>', 'artifact store: file:///path or s3://bucket/prefix')
+    .option('--auth <mode>', "authentication: off (single user, loopback only) or on (tokens, passwords, roles)")
+    .option('--rate-limit <n>', 'API requests a minute per principal before 429 (0 = unlimited)')
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace, silent')
-    .action(async (opts: { host?: string; port?: string; dataDir?: string; backendStoreUri?: string; artifactsDestination?: string; logLevel?: string }) => {
+    .action(async (opts: { host?: string; port?: string; dataDir?: string; backendStoreUri?: string; artifactsDestination?: string; logLevel?: string; auth?: string; rateLimit?: string }) => {
       const config = loadConfig({
         host: opts.host,
         port: opts.port,
@@ -21,6 +23,8 @@ export function serverCommand(program: Command): void {
         backendStoreUri: opts.backendStoreUri,
         artifactsDestination: opts.artifactsDestination,
         logLevel: opts.logLevel,
+        auth: opts.auth,
+        rateLimitPerMinute: opts.rateLimit,
       });
       // Loaded here so that other commands start without loading the server's dependencies.
       const { createServer } = await import('../server/app.js');
@@ -30,8 +34,15 @@ export function serverCommand(program: Command): void {
         `Lapis server listening at ${address}\n` +
           `  metadata:  ${redact(config.backendStoreUri)}\n` +
           `  artifacts: ${config.artifactsDestination}\n` +
+          `  auth:      ${config.auth === 'on' ? 'on (tokens, passwords, roles)' : 'off (single user; every local caller is the admin)'}\n` +
           `  MLflow:    export MLFLOW_TRACKING_URI=${address}\n`,
       );
+      if (server.bootstrapToken) {
+        process.stdout.write(
+          `\nFirst start with authentication on: created the server admin 'admin'.\n` +
+            `Its token is shown this once — store it now (e.g. 'lapis login --token <token>'):\n\n  ${server.bootstrapToken}\n\n`,
+        );
+      }
       let closing = false;
       const shutdown = (signal: string): void => {
         if (closing) return;

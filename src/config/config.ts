@@ -17,6 +17,8 @@ export interface LapisConfig {
   readonly artifactsDestination: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly maxRequestBytes: number;
+  readonly auth: 'off' | 'on';
+  readonly rateLimitPerMinute: number;
 }
 
 type Raw = Partial<Record<keyof LapisConfig, unknown>>;
@@ -76,6 +78,17 @@ export const SETTINGS: { [K in keyof LapisConfig]: Setting<K> } = {
       return s as LapisConfig['logLevel'];
     },
   },
+  auth: {
+    doc: "Authentication: 'off' (single-user: every local caller is the admin; loopback only) or 'on' (tokens, passwords, roles).",
+    env: 'LAPIS_AUTH',
+    yamlKey: 'auth',
+    parse: (v) => {
+      const s = str(v);
+      if (s !== 'on' && s !== 'off') throw new Error("expected 'on' or 'off'");
+      return s;
+    },
+  },
+  rateLimitPerMinute: { doc: 'API requests a minute per principal before 429 (0 = unlimited).', env: 'LAPIS_RATE_LIMIT', yamlKey: 'rate_limit_per_minute', parse: int(0, 10_000_000) },
   maxRequestBytes: { doc: 'Largest JSON request body accepted, in bytes.', env: 'LAPIS_MAX_REQUEST_BYTES', yamlKey: 'max_request_bytes', parse: int(1024, 1 << 30) },
 };
 
@@ -88,6 +101,8 @@ function defaults(dataDir: string): Raw {
     artifactsDestination: pathToFileURL(join(dataDir, 'artifacts')).href,
     logLevel: 'info',
     maxRequestBytes: 16 * 1024 * 1024,
+    auth: 'off',
+    rateLimitPerMinute: 0,
   };
 }
 

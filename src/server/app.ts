@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import { openBlobStore, type BlobStore } from '../blobs/index.js';
 import type { LapisConfig } from '../config/config.js';
 import { isErrorCode, LapisError } from '../core/errors.js';
+import type { Principal } from '../auth/service.js';
 import { openDatabase, type Database } from '../store/db.js';
 import { createTracking, type Tracking } from '../tracking/index.js';
 import { artifactProxyRoutes } from '../tracking/routes/artifact-proxy.js';
@@ -13,6 +14,12 @@ import { trackingRoutes } from '../tracking/routes/tracking.js';
 import { nativeTrackingRoutes } from '../tracking/routes/native.js';
 import { workspaceRoutes } from '../workspaces/routes.js';
 import { DEFAULT_WORKSPACE, WorkspaceService } from '../workspaces/service.js';
+import { AuditLog } from '../auth/audit.js';
+import { authRoutes } from '../auth/routes.js';
+import { AuthService } from '../auth/service.js';
+import { RateLimiter } from '../auth/throttle.js';
+import { countWorkspaceResources, purgeWorkspace } from '../tracking/purge.js';
+import { registerAccess } from './access.js';
 import { registerMetrics } from './metrics.js';
 import './request-context.js';
 import { LAPIS_VERSION, MLFLOW_COMPAT_VERSION } from './version.js';
@@ -23,7 +30,26 @@ export interface LapisServer {
   readonly blobs: BlobStore;
   readonly tracking: Tracking;
   readonly workspaces: WorkspaceService;
+  readonly auth: AuthService;
+  readonly audit: AuditLog;
+  /** Every registered route and the action it declares (the permission matrix is built from it). */
+  readonly routes: readonly { method: string; url: string; action: string }[];
+  /** Set on the first start with authentication on: the admin token, to be shown once. */
+  readonly bootstrapToken: string | undefined;
   close(): Promise<void>;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Refuses configurations that would expose an unauthenticated server beyond this machine. */
+export function checkExposure(config: Pick<LapisConfig, 'host' | 'auth'>): void {
+  if (config.auth === 'off' && !LOOPBACK.test(config.host)) {
+    throw new LapisError(
+      'INVALID_ARGUMENT',
+      `Refusing to listen on ${config.host} with authentication off: anyone who can reach the port would be an administrator. ` +
+        'Start with --auth on (or LAPIS_AUTH=on), or keep --host 127.0.0.1.',
+    );
+  }
 }
 
 const WORKSPACE_PREFIX = /^\/workspaces\/([^/?#]+)(?=[/?#]|$)/;
@@ -34,6 +60,7 @@ type WorkspaceCarrier = IncomingMessage & { lapisWorkspace?: string };
 const isMlflowPath = (url: string): boolean => /^\/(ajax-)?api\/[23]\.0\//.test(url);
 
 export async function createServer(config: LapisConfig): Promise<LapisServer> {
+  checkExposure(config);
   const database = await openDatabase(config.backendStoreUri);
   let blobs: BlobStore;
   try {
@@ -45,6 +72,9 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   const tracking = createTracking(database, blobs);
   const workspaces = new WorkspaceService(database, (tx, ws, isDefault) => tracking.experiments.provisionDefault(tx, ws, isDefault));
   await workspaces.ensureDefault();
+  const auth = new AuthService(database);
+  const audit = new AuditLog(database);
+  const bootstrapToken = config.auth === 'on' ? await bootstrapAdmin(auth) : undefined;
 
   const app = Fastify({
     logger: { level: config.logLevel, stream: process.stderr } as never,
@@ -68,16 +98,17 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     const header = WORKSPACE_HEADERS.map((h) => req.headers[h]).find((v) => typeof v === 'string' && v !== '') as string | undefined;
     req.workspaceName = (req.raw as WorkspaceCarrier).lapisWorkspace ?? header ?? DEFAULT_WORKSPACE;
   });
-  app.addHook('preHandler', async (req) => {
-    req.workspace = await workspaces.get(req.workspaceName);
-  });
+  registerAccess(app, { enabled: config.auth === 'on', auth, workspaces, audit, limiter: new RateLimiter(config.rateLimitPerMinute) });
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, workspace: req.workspaceName, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
   });
   // Every route declares the permission it needs: the access-control layer checks it, and a route
   // that forgets it fails at start instead of being silently open.
+  const routes: { method: string; url: string; action: string }[] = [];
   app.addHook('onRoute', (route) => {
-    if (!route.config?.action) throw new Error(`Route ${String(route.method)} ${route.url} declares no action (config.action).`);
+    const action = route.config?.action;
+    if (!action) throw new Error(`Route ${String(route.method)} ${route.url} declares no action (config.action).`);
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, action });
   });
 
   app.setErrorHandler((err: FastifyError | LapisError, req, reply) => {
@@ -106,18 +137,32 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     lapis_version: LAPIS_VERSION,
     workspaces_enabled: true,
   }));
-  app.get('/api/3.0/mlflow/workspaces', { config: { action: 'workspaces/read' } }, async () => ({
-    workspaces: (await workspaces.list()).map((w) => ({ name: w.name, description: w.description })),
-  }));
-  app.get('/api/3.0/mlflow/workspaces/:name', { config: { action: 'workspaces/read' } }, async (req) => {
-    const w = await workspaces.get((req.params as { name: string }).name);
-    return { workspace: { name: w.name, description: w.description } };
+  const visible = async (principal: Principal | undefined): Promise<(name: string) => boolean> => {
+    if (!principal || principal.isAdmin) return () => true;
+    const member = await auth.memberWorkspaces(principal);
+    return (name) => member.has(name);
+  };
+  app.get('/api/3.0/mlflow/workspaces', { config: { action: 'self/read' } }, async (req) => {
+    const canSee = await visible(req.principal);
+    return { workspaces: (await workspaces.list()).filter((w) => canSee(w.name)).map((w) => ({ name: w.name, description: w.description })) };
   });
+  app.get('/api/3.0/mlflow/workspaces/:name', { config: { action: 'workspaces/read', workspaceParam: 'name' } }, async (req) => ({
+    workspace: { name: req.workspace.name, description: req.workspace.description },
+  }));
 
   trackingRoutes(app, tracking);
   loggedModelRoutes(app, tracking);
   await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
-  workspaceRoutes(app, workspaces);
+  workspaceRoutes(app, {
+    workspaces,
+    visible,
+    resources: (name) => countWorkspaceResources(database, name),
+    purge: async (name) => {
+      await purgeWorkspace(database, blobs, name);
+      await auth.removeWorkspace(name);
+    },
+  });
+  authRoutes(app, { auth, audit, enabled: config.auth === 'on' });
   nativeTrackingRoutes(app, tracking);
   app.get('/api/v1/openapi.json', { config: { action: 'server/health' }, schema: { hide: true } }, async () => app.swagger());
   app.get('/api/v1/version', { config: { action: 'server/health' }, schema: { summary: 'Server version', tags: ['server'] } }, async () => ({ lapis: LAPIS_VERSION, mlflow_api: MLFLOW_COMPAT_VERSION }));
@@ -129,12 +174,27 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     blobs,
     tracking,
     workspaces,
+    auth,
+    audit,
+    routes,
+    bootstrapToken,
     async close() {
       await app.close();
+      await audit.flush();
       await blobs.close();
       await database.close();
     },
   };
+}
+
+/**
+ * First start with authentication on: create the `admin` user (password from LAPIS_ADMIN_PASSWORD
+ * if set) and a token that is shown once and never stored in clear.
+ */
+async function bootstrapAdmin(auth: AuthService): Promise<string | undefined> {
+  if (await auth.hasAdmin()) return undefined;
+  const admin = await auth.createPrincipal({ name: 'admin', kind: 'user', admin: true, password: process.env.LAPIS_ADMIN_PASSWORD || undefined });
+  return (await auth.createToken(admin.id, 'bootstrap')).token;
 }
 
 /** Fastify's own failures (bad JSON, wrong content type, body too large) become Lapis errors. */

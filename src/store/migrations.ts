@@ -176,8 +176,73 @@ const tracking: Up = async (db, dialect) => {
     .execute();
 };
 
+const auth: Up = async (db, dialect) => {
+  const idType = dialect === 'postgres' ? 'bigserial' : 'integer';
+  await db.schema
+    .createTable('principals')
+    .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
+    .addColumn('kind', 'varchar(24)', (c) => c.notNull())
+    .addColumn('name', 'varchar(128)', (c) => c.notNull().unique())
+    .addColumn('display_name', 'varchar(256)', (c) => c.notNull())
+    .addColumn('password_hash', 'text')
+    .addColumn('is_admin', 'integer', (c) => c.notNull())
+    .addColumn('disabled', 'integer', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('tokens')
+    .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
+    .addColumn('principal_id', 'varchar(40)', (c) => c.notNull().references('principals.id'))
+    .addColumn('name', 'varchar(128)', (c) => c.notNull())
+    .addColumn('secret_hash', 'varchar(64)', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addColumn('expires_at', ts)
+    .addColumn('revoked_at', ts)
+    .addColumn('last_used_at', ts)
+    .execute();
+  await db.schema.createIndex('tokens_principal').on('tokens').column('principal_id').execute();
+
+  await db.schema
+    .createTable('roles')
+    .addColumn('name', 'varchar(128)', (c) => c.primaryKey())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('actions', 'text', (c) => c.notNull())
+    .addColumn('not_actions', 'text', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('role_assignments')
+    .addColumn('principal_id', 'varchar(40)', (c) => c.notNull().references('principals.id'))
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('role', 'varchar(128)', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addPrimaryKeyConstraint('role_assignments_pk', ['principal_id', 'workspace', 'role'])
+    .execute();
+  await db.schema.createIndex('role_assignments_workspace').on('role_assignments').column('workspace').execute();
+
+  await db.schema
+    .createTable('audit_log')
+    .addColumn('id', idType, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('time', ts, (c) => c.notNull())
+    .addColumn('principal', 'varchar(128)', (c) => c.notNull())
+    .addColumn('workspace', 'varchar(64)')
+    .addColumn('action', 'varchar(128)', (c) => c.notNull())
+    .addColumn('resource', 'text', (c) => c.notNull())
+    .addColumn('outcome', 'varchar(16)', (c) => c.notNull())
+    .addColumn('status', 'integer', (c) => c.notNull())
+    .addColumn('client_ip', 'varchar(64)', (c) => c.notNull())
+    .addColumn('request_id', 'varchar(64)', (c) => c.notNull())
+    .addColumn('method', 'varchar(8)', (c) => c.notNull())
+    .addColumn('path', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('audit_log_workspace_time').on('audit_log').columns(['workspace', 'time']).execute();
+};
+
 const MIGRATIONS: Record<string, Up> = {
   '0001_tracking': tracking,
+  '0002_auth': auth,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

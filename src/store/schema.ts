@@ -126,7 +126,65 @@ export interface LoggedModelMetricTable {
   dataset_digest: string | null;
 }
 
+export interface PrincipalTable {
+  id: string;
+  kind: 'user' | 'service_principal';
+  name: string;
+  display_name: string;
+  password_hash: string | null;
+  is_admin: number;
+  disabled: number;
+  created_at: number;
+}
+
+export interface TokenTable {
+  id: string;
+  principal_id: string;
+  name: string;
+  secret_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface RoleTable {
+  name: string;
+  description: string;
+  /** JSON arrays of action patterns such as `jobs/*` or `*\/read`. */
+  actions: string;
+  not_actions: string;
+  created_at: number;
+}
+
+export interface RoleAssignmentTable {
+  principal_id: string;
+  workspace: string;
+  role: string;
+  created_at: number;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  time: number;
+  principal: string;
+  workspace: string | null;
+  action: string;
+  resource: string;
+  outcome: 'allowed' | 'denied' | 'failed';
+  status: number;
+  client_ip: string;
+  request_id: string;
+  method: string;
+  path: string;
+}
+
 export interface Schema {
+  principals: PrincipalTable;
+  tokens: TokenTable;
+  roles: RoleTable;
+  role_assignments: RoleAssignmentTable;
+  audit_log: AuditTable;
   workspaces: WorkspaceTable;
   experiments: ExperimentTable;
   experiment_tags: ExperimentTagTable;

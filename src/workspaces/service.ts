@@ -81,6 +81,14 @@ export class WorkspaceService {
     return ws;
   }
 
+  /** Deletes a workspace row; the caller has already removed what lived in it. */
+  async remove(name: string): Promise<void> {
+    if (name === DEFAULT_WORKSPACE) throw invalid(`The '${DEFAULT_WORKSPACE}' workspace cannot be deleted.`);
+    await this.get(name);
+    await this.#database.db.deleteFrom('workspaces').where('name', '=', name).execute();
+    this.#cache.delete(name);
+  }
+
   async list(): Promise<Workspace[]> {
     const rows = await this.#database.db.selectFrom('workspaces').selectAll().orderBy('name').execute();
     return rows.map((row) => ({ name: row.name, description: row.description, defaultExperimentId: row.default_experiment_id, createdAt: row.created_at }));

@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { LapisError } from '../core/errors.js';
+import type { LapisClient } from './index.js';
+import type { ArtifactEntry } from './types.js';
+
+/**
+ * Downloads run artifacts to disk (Node only: the rest of the SDK runs in browsers too). Bytes
+ * stream from the socket to a temporary file beside the target, renamed into place once complete,
+ * so an interrupted download never leaves a truncated file under the real name.
+ */
+export interface DownloadProgress {
+  files: number;
+  totalFiles: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+export interface DownloadedFile {
+  /** Artifact path, relative to the run's artifact root. */
+  path: string;
+  local_path: string;
+  size: number;
+}
+
+export interface DownloadResult {
+  run_id: string;
+  /** The artifact path asked for; '' for the whole run. */
+  path: string;
+  /** Local file (one artifact file) or folder (a directory or the whole run). */
+  local_path: string;
+  is_dir: boolean;
+  files: DownloadedFile[];
+  bytes: number;
+}
+
+export interface DownloadOptions {
+  /** A file or directory under the run's artifact root; the whole run when absent. */
+  path?: string;
+  /** Local folder; artifact paths are recreated below it (`<dest>/<path>`). Default: the current folder. */
+  dest?: string;
+  /** Files downloaded at once (default 4). */
+  concurrency?: number;
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Stops the download; files not yet complete are removed. */
+  signal?: AbortSignal;
+}
+
+export async function downloadArtifacts(client: LapisClient, runId: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
+  const path = (opts.path ?? '').replace(/^\/+|\/+$/g, '');
+  const dest = resolve(opts.dest ?? '.');
+  opts.signal?.throwIfAborted();
+  const { files, isDir } = await filesToDownload(client, runId, path);
+  const planned = files.map((f) => ({ path: f.path, size: f.file_size ?? 0, local: localPath(dest, f.path) }));
+  const result: DownloadResult = {
+    run_id: runId,
+    path,
+    local_path: path ? localPath(dest, path) : dest,
+    is_dir: isDir,
+    files: [],
+    bytes: 0,
+  };
+  const progress: DownloadProgress = { files: 0, totalFiles: planned.length, bytes: 0, totalBytes: planned.reduce((n, f) => n + f.size, 0) };
+  opts.onProgress?.({ ...progress });
+  if (isDir) await mkdir(result.local_path, { recursive: true });
+
+  const controller = new AbortController();
+  const stop = (): void => controller.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  let next = 0;
+  let failure: unknown;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && !controller.signal.aborted && next < planned.length) {
+      const file = planned[next++] as (typeof planned)[number];
+      try {
+        const size = await downloadOne(client, runId, file.path, file.local, controller.signal, (n) => {
+          progress.bytes += n;
+          opts.onProgress?.({ ...progress });
+        });
+        progress.files += 1;
+        opts.onProgress?.({ ...progress });
+        result.files.push({ path: file.path, local_path: file.local, size });
+        result.bytes += size;
+      } catch (err) {
+        if (failure === undefined) failure = err;
+        controller.abort();
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(opts.concurrency ?? 4, planned.length));
+  try {
+    await Promise.all(Array.from({ length: workers }, worker));
+  } finally {
+    opts.signal?.removeEventListener('abort', stop);
+  }
+  if (failure !== undefined) throw failure;
+  opts.signal?.throwIfAborted();
+  result.files.sort((a, b) => a.path.localeCompare(b.path));
+  return result;
+}
+
+/** A directory's files (recursively), or the one file `path` names. */
+async function filesToDownload(client: LapisClient, runId: string, path: string): Promise<{ files: ArtifactEntry[]; isDir: boolean }> {
+  const listing = await client.runs.listArtifacts(runId, { path, recursive: true });
+  const files = listing.files.filter((f) => !f.is_dir);
+  if (files.length > 0 || path === '') return { files, isDir: true };
+  const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+  const entry = (await client.runs.listArtifacts(runId, { path: parent })).files.find((f) => f.path === path);
+  if (!entry) {
+    throw new LapisError('NOT_FOUND', `Run ${runId} has no artifact '${path}'. See what it has with 'lapis run artifacts list ${runId} --recursive'.`, { run_id: runId, path });
+  }
+  return entry.is_dir ? { files: [], isDir: true } : { files: [entry], isDir: false };
+}
+
+/** The local path of an artifact path; refuses one that would land outside `dest`. */
+function localPath(dest: string, artifactPath: string): string {
+  const local = resolve(dest, ...artifactPath.split('/'));
+  const rel = relative(dest, local);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new LapisError('INVALID_ARGUMENT', `Artifact path '${artifactPath}' does not stay inside the destination folder ${dest}.`);
+  }
+  return local;
+}
+
+async function downloadOne(client: LapisClient, runId: string, path: string, local: string, signal: AbortSignal, onBytes: (n: number) => void): Promise<number> {
+  const res = await client.runs.openArtifact(runId, path, { signal });
+  const header = res.headers.get('content-length');
+  const expected = header === null ? undefined : Number(header);
+  await mkdir(dirname(local), { recursive: true });
+  const tmp = `${local}.${randomBytes(4).toString('hex')}.part`;
+  let written = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      written += chunk.length;
+      onBytes(chunk.length);
+      done(null, chunk);
+    },
+  });
+  try {
+    const body = res.body ? Readable.fromWeb(res.body as unknown as NodeReadableStream) : Readable.from([]);
+    await pipeline(body, counter, createWriteStream(tmp), { signal });
+    if (expected !== undefined && written !== expected) {
+      throw new LapisError('UNAVAILABLE', `Download of '${path}' was cut short: received ${written} of ${expected} bytes. Try again.`, { path, received: written, expected });
+    }
+    await rename(tmp, local);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return written;
+}
