@@ -16,6 +16,7 @@ venv="$cache/test-venv-$key"
 if [[ ! -x "$venv/bin/python" ]]; then
   mkdir -p "$cache"
   tmp="$(mktemp -d "$cache/.building-$key-XXXXXX")"
+  chmod 755 "$tmp" # mktemp makes it 0700; the venv should be usable like any installed one
   trap 'rm -rf "$tmp"' EXIT
   echo "python-test-env: building $venv (one-time, a few minutes)" >&2
   "$py" -m venv "$tmp"

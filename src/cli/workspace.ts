@@ -45,5 +45,10 @@ function workspaceView(w: Workspace): string {
   return `Workspace ${w.name}\n${fields([
     ['Description', w.description || '-'],
     ['Created', formatTime(w.created_at)],
+    ...Object.entries(w.resources ?? {}).map(([kind, n]): [string, string] => [capitalize(kind.replace(/_/g, ' ')), String(n)]),
   ])}`;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -70,7 +70,7 @@ export class LapisClient {
     return new LapisClient({ url: this.url, workspace, ...(this.#token ? { token: this.#token } : {}), ...(this.#fetch ? { fetch: this.#fetch } : {}) });
   }
 
-  version(): Promise<VersionInfo> {
+  async version(): Promise<VersionInfo> {
     return this.request<VersionInfo>('GET', '/api/v1/version', { scoped: false });
   }
 
@@ -123,15 +123,15 @@ export class WorkspacesApi {
   }
 
   /** Workspaces are server-wide: these calls never carry the client's workspace. */
-  list(): Promise<WorkspaceList> {
+  async list(): Promise<WorkspaceList> {
     return this.#c.request('GET', '/api/v1/workspaces', { scoped: false });
   }
 
-  get(name: string): Promise<Workspace> {
+  async get(name: string): Promise<Workspace> {
     return this.#c.request('GET', `/api/v1/workspaces/${segment('workspace name', name)}`, { scoped: false });
   }
 
-  create(name: string, opts: { description?: string } = {}): Promise<Workspace> {
+  async create(name: string, opts: { description?: string } = {}): Promise<Workspace> {
     const body = opts.description === undefined ? { name } : { name, description: opts.description };
     return this.#c.request('POST', '/api/v1/workspaces', { scoped: false, body });
   }
@@ -143,7 +143,7 @@ export class ExperimentsApi {
     this.#c = client;
   }
 
-  search(opts: SearchExperimentsOptions = {}): Promise<ExperimentPage> {
+  async search(opts: SearchExperimentsOptions = {}): Promise<ExperimentPage> {
     return this.#c.request('GET', '/api/v1/experiments', {
       query: { filter: opts.filter, order_by: opts.orderBy, view: opts.view, max_results: opts.maxResults, page_token: opts.pageToken },
     });
@@ -160,7 +160,7 @@ export class ExperimentsApi {
   }
 
   /** By id (all digits) or by name. */
-  get(idOrName: string): Promise<Experiment> {
+  async get(idOrName: string): Promise<Experiment> {
     return this.#c.request('GET', `/api/v1/experiments/${segment('experiment id or name', idOrName)}`);
   }
 }
@@ -171,7 +171,7 @@ export class RunsApi {
     this.#c = client;
   }
 
-  search(opts: SearchRunsOptions = {}): Promise<RunPage> {
+  async search(opts: SearchRunsOptions = {}): Promise<RunPage> {
     const body: Record<string, unknown> = {};
     if (opts.experiments !== undefined) body.experiments = opts.experiments;
     if (opts.filter !== undefined) body.filter = opts.filter;
@@ -192,15 +192,15 @@ export class RunsApi {
     } while (pageToken);
   }
 
-  get(runId: string): Promise<Run> {
+  async get(runId: string): Promise<Run> {
     return this.#c.request('GET', `/api/v1/runs/${segment('run id', runId)}`);
   }
 
-  metricHistory(runId: string, key: string): Promise<MetricHistory> {
+  async metricHistory(runId: string, key: string): Promise<MetricHistory> {
     return this.#c.request('GET', `/api/v1/runs/${segment('run id', runId)}/metrics/${segment('metric key', key)}/history`);
   }
 
-  listArtifacts(runId: string, opts: ListArtifactsOptions = {}): Promise<ArtifactListing> {
+  async listArtifacts(runId: string, opts: ListArtifactsOptions = {}): Promise<ArtifactListing> {
     const path = opts.path === undefined ? undefined : trimSlashes(opts.path);
     return this.#c.request('GET', `/api/v1/runs/${segment('run id', runId)}/artifacts`, {
       query: { path: path || undefined, recursive: opts.recursive ? true : undefined },
@@ -213,7 +213,7 @@ export class RunsApi {
   }
 
   /** Opens one artifact file: the response body streams its bytes, `content-length` gives its size. */
-  openArtifact(runId: string, path: string, opts: { signal?: AbortSignal } = {}): Promise<Response> {
+  async openArtifact(runId: string, path: string, opts: { signal?: AbortSignal } = {}): Promise<Response> {
     return this.#c.send('GET', `/api/v1/runs/${segment('run id', runId)}/artifacts/${artifactPath(path)}`, opts.signal ? { signal: opts.signal } : {});
   }
 }

@@ -16,6 +16,8 @@ export interface Workspace {
   name: string;
   description: string;
   created_at: number;
+  /** What the workspace holds, e.g. `{ experiments: 3, runs: 40 }`; only when getting one workspace. */
+  resources?: Record<string, number>;
 }
 
 export interface WorkspaceList {

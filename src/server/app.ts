@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { openBlobStore, type BlobStore } from '../blobs/index.js';
 import type { LapisConfig } from '../config/config.js';
@@ -20,6 +20,8 @@ import { AuthService } from '../auth/service.js';
 import { RateLimiter } from '../auth/throttle.js';
 import { countWorkspaceResources, purgeWorkspace } from '../tracking/purge.js';
 import { registerAccess } from './access.js';
+import { ModelRegistry } from '../registry/model-registry.js';
+import { registryRoutes } from '../registry/routes.js';
 import { registerMetrics } from './metrics.js';
 import './request-context.js';
 import { LAPIS_VERSION, MLFLOW_COMPAT_VERSION } from './version.js';
@@ -78,7 +80,8 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
 
   const app = Fastify({
     logger: { level: config.logLevel, stream: process.stderr } as never,
-    disableRequestLogging: true,
+    // One line per request is written by our onResponse hook, with the workspace and timing.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     bodyLimit: config.maxRequestBytes,
     // MLflow clients reach a workspace through a URL prefix: strip it before routing.
@@ -152,6 +155,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
 
   trackingRoutes(app, tracking);
   loggedModelRoutes(app, tracking);
+  registryRoutes(app, new ModelRegistry(database, tracking));
   await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
   workspaceRoutes(app, {
     workspaces,

@@ -240,9 +240,70 @@ const auth: Up = async (db, dialect) => {
   await db.schema.createIndex('audit_log_workspace_time').on('audit_log').columns(['workspace', 'time']).execute();
 };
 
+const registry: Up = async (db) => {
+  await db.schema
+    .createTable('registered_models')
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('name', 'varchar(256)', (c) => c.notNull())
+    .addColumn('creation_timestamp', ts, (c) => c.notNull())
+    .addColumn('last_updated_timestamp', ts, (c) => c.notNull())
+    .addColumn('description', 'text')
+    .addColumn('user_id', 'varchar(256)')
+    .addPrimaryKeyConstraint('registered_models_pk', ['workspace', 'name'])
+    .execute();
+  await db.schema
+    .createTable('registered_model_tags')
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('name', 'varchar(256)', (c) => c.notNull())
+    .addColumn('key', 'varchar(250)', (c) => c.notNull())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('registered_model_tags_pk', ['workspace', 'name', 'key'])
+    .execute();
+  await db.schema
+    .createTable('model_versions')
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('name', 'varchar(256)', (c) => c.notNull())
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('creation_timestamp', ts, (c) => c.notNull())
+    .addColumn('last_updated_timestamp', ts, (c) => c.notNull())
+    .addColumn('description', 'text')
+    .addColumn('user_id', 'varchar(256)')
+    .addColumn('current_stage', 'varchar(20)', (c) => c.notNull())
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('storage_location', 'text', (c) => c.notNull())
+    .addColumn('run_id', 'varchar(32)')
+    .addColumn('run_link', 'text')
+    .addColumn('model_id', 'varchar(64)')
+    .addColumn('status', 'varchar(32)', (c) => c.notNull())
+    .addColumn('status_message', 'text')
+    .addPrimaryKeyConstraint('model_versions_pk', ['workspace', 'name', 'version'])
+    .execute();
+  await db.schema.createIndex('model_versions_run').on('model_versions').columns(['workspace', 'run_id']).execute();
+  await db.schema
+    .createTable('model_version_tags')
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('name', 'varchar(256)', (c) => c.notNull())
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('key', 'varchar(250)', (c) => c.notNull())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('model_version_tags_pk', ['workspace', 'name', 'version', 'key'])
+    .execute();
+  // Tag filters in version search probe by (key, value) first, then join back to the version.
+  await db.schema.createIndex('model_version_tags_kv').on('model_version_tags').columns(['workspace', 'key', 'value']).execute();
+  await db.schema
+    .createTable('registered_model_aliases')
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('name', 'varchar(256)', (c) => c.notNull())
+    .addColumn('alias', 'varchar(255)', (c) => c.notNull())
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('registered_model_aliases_pk', ['workspace', 'name', 'alias'])
+    .execute();
+};
+
 const MIGRATIONS: Record<string, Up> = {
   '0001_tracking': tracking,
   '0002_auth': auth,
+  '0003_registry': registry,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -179,7 +179,56 @@ export interface AuditTable {
   path: string;
 }
 
+export interface RegisteredModelTable {
+  workspace: string;
+  name: string;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  description: string | null;
+  user_id: string | null;
+}
+
+export interface ModelVersionTable {
+  workspace: string;
+  name: string;
+  version: number;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  description: string | null;
+  user_id: string | null;
+  current_stage: string;
+  source: string;
+  /** Where the files are: the logged model's or run's artifact URI the source resolved to. */
+  storage_location: string;
+  run_id: string | null;
+  run_link: string | null;
+  model_id: string | null;
+  status: string;
+  status_message: string | null;
+}
+
+export interface RegistryTagTable extends KeyValueRow {
+  workspace: string;
+  name: string;
+}
+
+export interface ModelVersionTagTable extends RegistryTagTable {
+  version: number;
+}
+
+export interface AliasTable {
+  workspace: string;
+  name: string;
+  alias: string;
+  version: number;
+}
+
 export interface Schema {
+  registered_models: RegisteredModelTable;
+  registered_model_tags: RegistryTagTable;
+  model_versions: ModelVersionTable;
+  model_version_tags: ModelVersionTagTable;
+  registered_model_aliases: AliasTable;
   principals: PrincipalTable;
   tokens: TokenTable;
   roles: RoleTable;

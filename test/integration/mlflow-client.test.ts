@@ -54,6 +54,17 @@ describe.each(BACKENDS)('mlflow client on $backend + $artifacts', ({ backend, ar
     expect(result.run_ids.length).toBeGreaterThanOrEqual(15);
   });
 
+  it('registers, aliases, loads and predicts through the model registry', async () => {
+    const res = await python('test/python/registry_scenario.py', [`registry-${randomBytes(4).toString('hex')}`], {
+      MLFLOW_TRACKING_URI: server.url,
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',
+    });
+    expect(res.code, `${res.stdout}\n${res.stderr.slice(-3000)}`).toBe(0);
+    const result = JSON.parse(res.stdout.trim().split('\n').pop() as string) as { ok: boolean; checks: number };
+    expect(result).toMatchObject({ ok: true });
+    expect(result.checks).toBeGreaterThanOrEqual(27);
+  });
+
   it('isolates workspaces named by URL prefix and by the X-MLFLOW-WORKSPACE header', async () => {
     const created = await post(`${server.url}/api/v1/workspaces`, { name: 'dev' });
     expect(created.status).toBe(201);

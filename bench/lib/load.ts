@@ -1,0 +1,94 @@
+import type { HttpClient, HttpResult } from './http.js';
+
+/** Nearest-rank percentile (p in 0..100) of a list of samples. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
+}
+
+export interface LatencySummary {
+  n: number;
+  p50: number;
+  p95: number;
+  max: number;
+  mean: number;
+}
+
+export function summarize(samples: readonly number[]): LatencySummary {
+  return {
+    n: samples.length,
+    p50: percentile(samples, 50),
+    p95: percentile(samples, 95),
+    max: samples.length ? Math.max(...samples) : Number.NaN,
+    mean: samples.length ? samples.reduce((a, b) => a + b, 0) / samples.length : Number.NaN,
+  };
+}
+
+export interface Call {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: Buffer;
+}
+
+export interface ClosedLoopResult {
+  wallMs: number;
+  requests: number;
+  errors: number;
+  firstError?: string;
+  latencies: number[];
+}
+
+/**
+ * Closed-loop load: one client per entry of `perClient`, each sending its calls one after the
+ * other (a new request as soon as the previous answered), all clients at once. Errors are counted,
+ * not retried, and the wall clock runs from the first send to the last answer.
+ */
+export async function closedLoop(http: HttpClient, perClient: readonly (readonly Call[])[]): Promise<ClosedLoopResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const check = (call: Call, res: HttpResult): void => {
+    latencies.push(res.ms);
+    if (res.status < 200 || res.status >= 300) {
+      errors++;
+      firstError ??= `${call.path} -> HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(
+    perClient.map(async (calls) => {
+      for (const call of calls) {
+        try {
+          check(call, await http.request(call.method, call.path, call.body));
+        } catch (err) {
+          errors++;
+          firstError ??= `${call.path}: ${(err as Error).message}`;
+        }
+      }
+    }),
+  );
+  const result: ClosedLoopResult = { wallMs: performance.now() - started, requests: perClient.reduce((n, c) => n + c.length, 0), errors, latencies };
+  if (firstError !== undefined) result.firstError = firstError;
+  return result;
+}
+
+/** Runs `items` through `worker` with at most `concurrency` in flight; stops at the first failure. */
+export async function pool<T>(items: readonly T[], concurrency: number, worker: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (failed === undefined && next < items.length) {
+        const i = next++;
+        try {
+          await worker(items[i] as T, i);
+        } catch (err) {
+          failed ??= err;
+        }
+      }
+    }),
+  );
+  if (failed !== undefined) throw failed;
+}
