@@ -96,3 +96,20 @@ export function treeRssBreakdown(pid: number): { pid: number; bytes: number; cmd
     })
     .filter((e) => e.bytes > 0);
 }
+
+/**
+ * Summed PSS (proportional set size) of a process tree in bytes: unlike summed RSS, pages shared
+ * between forked workers are counted once overall. 0 where smaps_rollup is unavailable.
+ */
+export function treePss(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const match = /^Pss:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      if (match) total += Number(match[1]) * 1024;
+    } catch {
+      // exited meanwhile, or no smaps_rollup
+    }
+  }
+  return total;
+}

@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpClient, sleep } from '../lib/http.js';
 import { closedLoop, pool, summarize, type Call, type LatencySummary } from '../lib/load.js';
-import { machineBusySeconds, mib, treeCpuSeconds, treeRss, treeRssBreakdown } from '../lib/proc.js';
+import { machineBusySeconds, mib, treeCpuSeconds, treePss, treeRss, treeRssBreakdown } from '../lib/proc.js';
 import { topSelfTime, type SelfTime } from '../lib/profile.js';
 import { killAllNow, startLapis, startMlflow, stopAll, type RunningServer } from '../lib/servers.js';
 import {
@@ -59,7 +59,7 @@ const CFG = {
   search: { warmup: 3, timed: 50, mlflowBudgetMs: 120_000, mlflowMinTimed: 3 },
   history: { steps: 100_000, warmup: 2, timed: 20, mlflowBudgetMs: 60_000, mlflowMinTimed: 5 },
   // Lapis: this many runs go through its REST API (timed, for the rate), the rest by direct SQL.
-  seedViaApi: 5_000,
+  seedViaApi: 10_000,
   seedConcurrency: 8,
   // Before each timed phase, wait (bounded) until other processes leave the CPUs mostly idle.
   quiet: { maxWaitMs: 30_000, otherCores: 0.5 },
@@ -159,8 +159,8 @@ interface HistoryResult {
 
 interface ServerResult {
   startupMs: number;
-  idleRss: { bytes: number; processes: number };
-  loadedRss: { bytes: number; processes: number };
+  idleRss: { bytes: number; processes: number; pss: number };
+  loadedRss: { bytes: number; processes: number; pss: number };
   seed: { seconds: number; how: string; apiRuns?: number; apiSeconds?: number; sqlSeconds?: number };
   split?: { idle: { serving: number; jobs: number }; loaded: { serving: number; jobs: number } };
   ingest: IngestResult;
@@ -299,9 +299,13 @@ function mlflowSplit(pid: number): { serving: number; jobs: number } {
   return { serving, jobs };
 }
 
-async function measureIdle(server: RunningServer): Promise<{ bytes: number; processes: number }> {
+function memory(server: RunningServer): { bytes: number; processes: number; pss: number } {
+  return { ...treeRss(server.pid), pss: treePss(server.pid) };
+}
+
+async function measureIdle(server: RunningServer): Promise<{ bytes: number; processes: number; pss: number }> {
   await sleep(CFG.idleSettleMs);
-  return treeRss(server.pid);
+  return memory(server);
 }
 
 function describeIngest(name: string, r: IngestResult): void {
@@ -342,7 +346,7 @@ async function benchMlflow(venv: string, runsTsv: string): Promise<ServerResult>
     log(`MLflow: healthy at ${server.url} after ${fmt(startupMs / 1000, 1)} s (pid ${server.pid}, default uvicorn workers)`);
     const idleRss = await measureIdle(server);
     const idleSplit = mlflowSplit(server.pid);
-    log(`  idle RSS ${fmt(mib(idleRss.bytes), 1)} MiB over ${idleRss.processes} processes (HTTP server ${fmt(mib(idleSplit.serving), 1)} MiB, job runner ${fmt(mib(idleSplit.jobs), 1)} MiB)`);
+    log(`  idle RSS ${fmt(mib(idleRss.bytes), 1)} MiB over ${idleRss.processes} processes (HTTP server ${fmt(mib(idleSplit.serving), 1)} MiB, job runner ${fmt(mib(idleSplit.jobs), 1)} MiB); PSS ${fmt(mib(idleRss.pss), 1)} MiB`);
     log('MLflow: log-batch ingestion');
     const ingest = await ingestPhase(http, server, CFG.ingest.mlflow, 'mlflow');
     describeIngest('MLflow', ingest);
@@ -352,9 +356,9 @@ async function benchMlflow(venv: string, runsTsv: string): Promise<ServerResult>
     log(`MLflow: get-metric-history (${CFG.history.warmup} warm-up, up to ${CFG.history.timed} timed, ${CFG.history.mlflowBudgetMs / 1000} s budget)`);
     const history = await historyPhase(http, server, seed.history_run_id, true);
     log(`  p50 ${fmt(history.latency.p50, 1)} ms, p95 ${fmt(history.latency.p95, 1)} ms over ${history.latency.n} calls; other load ${fmt(history.otherCores, 2)} cores`);
-    const loadedRss = treeRss(server.pid);
+    const loadedRss = memory(server);
     const loadedSplit = mlflowSplit(server.pid);
-    log(`  RSS after load ${fmt(mib(loadedRss.bytes), 1)} MiB over ${loadedRss.processes} processes (HTTP server ${fmt(mib(loadedSplit.serving), 1)} MiB, job runner ${fmt(mib(loadedSplit.jobs), 1)} MiB)`);
+    log(`  RSS after load ${fmt(mib(loadedRss.bytes), 1)} MiB over ${loadedRss.processes} processes (HTTP server ${fmt(mib(loadedSplit.serving), 1)} MiB, job runner ${fmt(mib(loadedSplit.jobs), 1)} MiB); PSS ${fmt(mib(loadedRss.pss), 1)} MiB`);
     return {
       startupMs,
       idleRss,
@@ -435,7 +439,7 @@ async function benchLapis(runs: readonly SeedRun[]): Promise<{ result: ServerRes
     http = new HttpClient(server.url, 16);
     log(`Lapis: restarted on the seeded database, listening at ${server.url} after ${fmt(startupMs / 1000, 1)} s (pid ${server.pid})`);
     const idleRss = await measureIdle(server);
-    log(`  idle RSS ${fmt(mib(idleRss.bytes), 1)} MiB`);
+    log(`  idle RSS ${fmt(mib(idleRss.bytes), 1)} MiB (PSS ${fmt(mib(idleRss.pss), 1)} MiB)`);
     log('Lapis: log-batch ingestion');
     const ingest = await ingestPhase(http, server, CFG.ingest.lapis, 'lapis');
     describeIngest('Lapis', ingest);
@@ -445,7 +449,7 @@ async function benchLapis(runs: readonly SeedRun[]): Promise<{ result: ServerRes
     log(`Lapis: get-metric-history (${CFG.history.warmup} warm-up, ${CFG.history.timed} timed)`);
     const history = await historyPhase(http, server, seed.historyRunId, false);
     log(`  p50 ${fmt(history.latency.p50, 1)} ms, p95 ${fmt(history.latency.p95, 1)} ms over ${history.latency.n} calls; other load ${fmt(history.otherCores, 2)} cores`);
-    const loadedRss = treeRss(server.pid);
+    const loadedRss = memory(server);
     log(`  RSS after load ${fmt(mib(loadedRss.bytes), 1)} MiB`);
     return {
       result: {
@@ -651,7 +655,7 @@ Ratios are Lapis/MLflow for throughput and MLflow/Lapis for latency and memory (
 - **search-runs**: ${fmt(RUNS)} runs in one experiment (10 params, 10 metrics, 5 tags + \`mlflow.runName\` each); \`filter: "metrics.m1 < T and params.p1 = 'vK'"\` with T in 0.1–0.9 and K in 0–9, \`order_by: ["metrics.m2 DESC"]\`, \`max_results: 100\`, one client.
   Lapis: ${l.search.latency.n} timed queries after ${c.search.warmup} warm-up. MLflow: the first ${m.search.latency.n} of the same queries after 1 warm-up (${fmt(m.search.latency.mean / 1000, 1)} s per query on average, so its share is capped at ${c.search.mlflowBudgetMs / 1000} s). ${agreement}
 - **get-metric-history**: one metric of ${fmt(c.history.steps)} steps, returned in one response (no \`max_results\`), after ${c.history.warmup} warm-up calls: Lapis ${l.history.latency.n} calls, MLflow ${m.history.latency.n} (capped at ${c.history.mlflowBudgetMs / 1000} s). The target applies to p95.
-- **RSS**: VmRSS from \`/proc/<pid>/status\`, ${c.idleSettleMs / 1000} s after the server answered on the seeded database, and again after all phases. MLflow ran with the defaults of \`mlflow server\` (uvicorn, 4 workers), summed over its process tree and process group:${split ? ` idle, its HTTP processes (launcher, uvicorn, workers) held ${fmt(mib(split.idle.serving), 1)} MiB and the job runner with its huey consumers, which it starts by default, ${fmt(mib(split.idle.jobs), 1)} MiB` : ''}. Lapis is one Node process.
+- **RSS**: VmRSS from \`/proc/<pid>/status\`, ${c.idleSettleMs / 1000} s after the server answered on the seeded database, and again after all phases. MLflow ran with the defaults of \`mlflow server\` (uvicorn, 4 workers), summed over its process tree and process group:${split ? ` idle, its HTTP processes (launcher, uvicorn, workers) held ${fmt(mib(split.idle.serving), 1)} MiB and the job runner with its huey consumers, which it starts by default, ${fmt(mib(split.idle.jobs), 1)} MiB` : ''}. Summed RSS counts pages shared by forked processes more than once; summed PSS, which does not: MLflow ${fmt(mib(m.idleRss.pss), 1)} MiB idle, ${fmt(mib(m.loadedRss.pss), 1)} MiB after the load; Lapis ${fmt(mib(l.idleRss.pss), 1)} / ${fmt(mib(l.loadedRss.pss), 1)} MiB. Lapis is one Node process.
 - **Data**: generated from a fixed seed, the same rows on both servers. MLflow's copy is written straight into its SQLite file by \`bench/tracking/seed_mlflow.py\` (MLflow's SqlAlchemyStore creates the schema and the experiments, then bulk INSERTs fill runs/params/tags/metrics/latest_metrics as its create_run/log_batch write them; the history too): ${fmt(m.seed.seconds, 1)} s.
   Lapis: the first ${fmt(l.seed.apiRuns ?? 0)} runs go through its REST API (runs/create + runs/log-batch per run, ${c.seedConcurrency} concurrent): ${fmt(l.seed.apiSeconds ?? Number.NaN, 1)} s, ${fmt(apiRate)} runs/s, so all ${fmt(RUNS)} would take ${fmt(RUNS / apiRate / 60, 1)} min; the history goes through 100 log-batch calls; then, with the server stopped, \`bench/tracking/seed_lapis.ts\` writes the remaining runs straight into its SQLite file (${fmt(l.seed.sqlSeconds ?? 0, 1)} s) and the server is restarted.${OPTS.mlflowAnalyze ? " MLflow's SQLite file was ANALYZEd after seeding (--mlflow-analyze)." : ' Neither database was ANALYZEd (neither server does it by itself).'}
 - The servers ran one after the other (MLflow first), never both at once; the load generator ran on the same machine. Before each timed phase the bench waits up to ${c.quiet.maxWaitMs / 1000} s for other processes to use less than ${c.quiet.otherCores} cores.

@@ -1,15 +1,23 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { LapisClient, type ViewType } from '../client/index.js';
+import { serverKey, storedCredential } from './credentials.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:5050';
 export const DEFAULT_WORKSPACE = 'default';
 
+/** Where the token of a command came from. */
+export type TokenSource = 'env' | 'stored' | 'none';
+
 export interface CommandContext {
   client: LapisClient;
   output: OutputFormat;
   workspace: string;
+  tokenSource: TokenSource;
 }
+
+/** The token source of the last context made, so an authentication error can say where to look. */
+export let lastTokenSource: { source: TokenSource; server: string } | undefined;
 
 interface GlobalOptions {
   server: string;
@@ -20,7 +28,8 @@ interface GlobalOptions {
 /**
  * Every client command takes the same three options, each with its environment variable:
  * `--server` (LAPIS_URL), `-w/--workspace` (LAPIS_WORKSPACE), `-o/--output`. The token comes from
- * LAPIS_TOKEN only, so it never shows in shell history or `ps`.
+ * LAPIS_TOKEN, else from the credentials `lapis login` stored for the server — never from a flag,
+ * so it never shows in shell history or `ps`.
  */
 export function withGlobalOptions(cmd: Command): Command {
   const group = 'Global Options:';
@@ -30,11 +39,15 @@ export function withGlobalOptions(cmd: Command): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table').helpGroup(group));
 }
 
-export function contextOf(cmd: Command): CommandContext {
+/** The command's client and options; `anonymous` leaves the token out (for `lapis login`). */
+export function contextOf(cmd: Command, opts: { anonymous?: boolean } = {}): CommandContext {
   const o = cmd.opts<GlobalOptions>();
-  const token = process.env.LAPIS_TOKEN;
+  const env = opts.anonymous ? undefined : process.env.LAPIS_TOKEN;
+  const token = env ? env : opts.anonymous ? undefined : storedCredential(o.server)?.token;
+  const tokenSource: TokenSource = env ? 'env' : token ? 'stored' : 'none';
+  lastTokenSource = { source: tokenSource, server: serverKey(o.server) };
   const client = new LapisClient({ url: o.server, workspace: o.workspace, ...(token ? { token } : {}) });
-  return { client, output: o.output, workspace: o.workspace };
+  return { client, output: o.output, workspace: o.workspace, tokenSource };
 }
 
 function serverUrl(value: string): string {
@@ -89,3 +102,23 @@ export async function fetchPages<T>(
     token = page.next;
   }
 }
+
+/** `--since`: `30d`, `12h`, `90m` (a bare number is days), as the server reads it. */
+export function durationArg(value: string): string {
+  const text = value.trim();
+  if (!/^\d{1,6}\s*[dhm]?$/.test(text) || /^0+\s*[dhm]?$/.test(text)) throw new InvalidArgumentError('Use a duration such as 30d, 12h or 90m.');
+  return text;
+}
+
+/** `--expires`: a duration, or `never`. */
+export function expiresArg(value: string): string {
+  if (value.trim().toLowerCase() === 'never') return 'never';
+  try {
+    return durationArg(value);
+  } catch {
+    throw new InvalidArgumentError("Use a lifetime such as 30d, 12h or 90m, or 'never'.");
+  }
+}
+
+/** The `expires` to send: none for `never`. */
+export const expiresValue = (value: string | undefined): string | undefined => (value === undefined || value === 'never' ? undefined : value);

@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { LapisError } from '../core/errors.js';
 import { LAPIS_VERSION } from '../server/version.js';
+import { auditCommand } from './audit.js';
+import { lastTokenSource } from './context.js';
 import { experimentCommand } from './experiment.js';
-import { exitCodeOf, reportError } from './output.js';
+import { loginCommands } from './login.js';
+import { exitCodeOf, note, reportError } from './output.js';
+import { roleCommand } from './role.js';
 import { runCommand } from './run.js';
 import { serverCommand } from './server.js';
+import { tokenCommand } from './token.js';
+import { userCommands } from './user.js';
 import { workspaceCommand } from './workspace.js';
 
 const program = new Command();
@@ -12,12 +19,22 @@ program.name('lapis').description('Lapis: self-hosted MLOps — tracking, regist
 // Parse errors throw (after commander prints them) so they get the same exit codes as the rest.
 program.exitOverride();
 serverCommand(program);
+loginCommands(program);
 workspaceCommand(program);
 experimentCommand(program);
 runCommand(program);
+tokenCommand(program);
+userCommands(program);
+roleCommand(program);
+auditCommand(program);
 
 // Exit codes: 0 ok, 2 bad input (4xx), 3 not found, 4 server unreachable, 1 anything else.
 program.parseAsync(process.argv).catch((err: unknown) => {
   reportError(err);
+  // A token that stopped working: say which one, so the fix is obvious.
+  if (err instanceof LapisError && err.code === 'UNAUTHENTICATED' && lastTokenSource) {
+    if (lastTokenSource.source === 'stored') note(`(The token is the one 'lapis login' stored for ${lastTokenSource.server}: run 'lapis login' again.)`);
+    if (lastTokenSource.source === 'env') note('(The token comes from LAPIS_TOKEN.)');
+  }
   process.exit(exitCodeOf(err));
 });

@@ -1,16 +1,32 @@
 import { codeFromMlflow, isErrorCode, LapisError, type ErrorCode } from '../core/errors.js';
 import type {
   ArtifactListing,
+  AuditList,
+  CreateTokenOptions,
+  CreateUserOptions,
   Experiment,
   ExperimentPage,
   ListArtifactsOptions,
+  ListAuditOptions,
   MetricHistory,
+  NewServicePrincipal,
+  NewToken,
+  PrincipalList,
+  PrincipalSummary,
+  RoleAssignmentChange,
+  RoleAssignmentList,
+  RoleDefinition,
+  RoleList,
+  RoleSpec,
   Run,
   RunPage,
   SearchExperimentsOptions,
   SearchRunsOptions,
+  TokenList,
   VersionInfo,
+  WhoAmI,
   Workspace,
+  WorkspaceDeletion,
   WorkspaceList,
 } from './types.js';
 
@@ -52,6 +68,13 @@ export class LapisClient {
   readonly workspaces: WorkspacesApi;
   readonly experiments: ExperimentsApi;
   readonly runs: RunsApi;
+  readonly auth: AuthApi;
+  readonly tokens: TokensApi;
+  readonly users: UsersApi;
+  readonly servicePrincipals: ServicePrincipalsApi;
+  readonly roles: RolesApi;
+  readonly roleAssignments: RoleAssignmentsApi;
+  readonly audit: AuditApi;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch | undefined;
 
@@ -63,6 +86,28 @@ export class LapisClient {
     this.workspaces = new WorkspacesApi(this);
     this.experiments = new ExperimentsApi(this);
     this.runs = new RunsApi(this);
+    this.auth = new AuthApi(this);
+    this.tokens = new TokensApi(this);
+    this.users = new UsersApi(this);
+    this.servicePrincipals = new ServicePrincipalsApi(this);
+    this.roles = new RolesApi(this);
+    this.roleAssignments = new RoleAssignmentsApi(this);
+    this.audit = new AuditApi(this);
+  }
+
+  /** Whether requests carry a token. */
+  get hasToken(): boolean {
+    return this.#token !== undefined;
+  }
+
+  /** The same server and workspace, another token (none when undefined). */
+  withToken(token: string | undefined): LapisClient {
+    return new LapisClient({
+      url: this.url,
+      ...(this.workspace !== undefined ? { workspace: this.workspace } : {}),
+      ...(token ? { token } : {}),
+      ...(this.#fetch ? { fetch: this.#fetch } : {}),
+    });
   }
 
   /** The same server and credentials, another workspace. */
@@ -134,6 +179,160 @@ export class WorkspacesApi {
   async create(name: string, opts: { description?: string } = {}): Promise<Workspace> {
     const body = opts.description === undefined ? { name } : { name, description: opts.description };
     return this.#c.request('POST', '/api/v1/workspaces', { scoped: false, body });
+  }
+
+  /**
+   * Deletes a workspace. The server refuses (CONFLICT, with the counts as `details`) while it
+   * holds experiments, runs or models, unless `force` is set: then everything in it goes too.
+   */
+  async delete(name: string, opts: { force?: boolean } = {}): Promise<WorkspaceDeletion> {
+    return this.#c.request('DELETE', `/api/v1/workspaces/${segment('workspace name', name)}`, { scoped: false, query: { force: opts.force ? true : undefined } });
+  }
+}
+
+/** Identity: password login and "who am I". Server-wide. */
+export class AuthApi {
+  readonly #c: LapisClient;
+  constructor(client: LapisClient) {
+    this.#c = client;
+  }
+
+  /** Exchanges a user name and password for a new API token (default lifetime 30 days). */
+  async login(username: string, password: string, opts: { expires?: string } = {}): Promise<NewToken> {
+    const body = opts.expires === undefined ? { username, password } : { username, password, expires: opts.expires };
+    return this.#c.request('POST', '/api/v1/auth/login', { scoped: false, body });
+  }
+
+  async whoami(): Promise<WhoAmI> {
+    return this.#c.request('GET', '/api/v1/auth/whoami', { scoped: false });
+  }
+}
+
+/** API tokens: the caller's own, or (server admins) anyone's. Server-wide. */
+export class TokensApi {
+  readonly #c: LapisClient;
+  constructor(client: LapisClient) {
+    this.#c = client;
+  }
+
+  /** The caller's tokens; with `all`, every token of the server (admins only). */
+  async list(opts: { all?: boolean } = {}): Promise<TokenList> {
+    return this.#c.request('GET', '/api/v1/tokens', { scoped: false, query: { all: opts.all ? true : undefined } });
+  }
+
+  /** The answer carries the secret `token`, the only time it is ever sent. */
+  async create(opts: CreateTokenOptions = {}): Promise<NewToken> {
+    const body: Record<string, string> = {};
+    if (opts.name !== undefined) body.name = opts.name;
+    if (opts.expires !== undefined) body.expires = opts.expires;
+    if (opts.principal !== undefined) body.principal = opts.principal;
+    return this.#c.request('POST', '/api/v1/tokens', { scoped: false, body });
+  }
+
+  async revoke(id: string): Promise<void> {
+    await this.#c.request('DELETE', `/api/v1/tokens/${segment('token id', id)}`, { scoped: false });
+  }
+}
+
+/** Users (and, in `list`, service principals). Server admins only. */
+export class UsersApi {
+  readonly #c: LapisClient;
+  constructor(client: LapisClient) {
+    this.#c = client;
+  }
+
+  /** Users and service principals. */
+  async list(): Promise<PrincipalList> {
+    return this.#c.request('GET', '/api/v1/users', { scoped: false });
+  }
+
+  async create(name: string, opts: CreateUserOptions = {}): Promise<PrincipalSummary> {
+    const body: Record<string, unknown> = { name };
+    if (opts.password !== undefined) body.password = opts.password;
+    if (opts.admin !== undefined) body.admin = opts.admin;
+    if (opts.displayName !== undefined) body.display_name = opts.displayName;
+    return this.#c.request('POST', '/api/v1/users', { scoped: false, body });
+  }
+
+  /** Disables a user or service principal: its password and tokens stop working. */
+  async disable(name: string): Promise<void> {
+    await this.#c.request('POST', `/api/v1/users/${segment('user name', name)}/disable`, { scoped: false });
+  }
+
+  async enable(name: string): Promise<void> {
+    await this.#c.request('POST', `/api/v1/users/${segment('user name', name)}/enable`, { scoped: false });
+  }
+}
+
+/** Service principals: identities for CI and automation, which authenticate with tokens only. */
+export class ServicePrincipalsApi {
+  readonly #c: LapisClient;
+  constructor(client: LapisClient) {
+    this.#c = client;
+  }
+
+  /** Creates the principal and its first token (`expires`: e.g. `90d`; never when absent). */
+  async create(name: string, opts: { displayName?: string; expires?: string } = {}): Promise<NewServicePrincipal> {
+    const body: Record<string, string> = { name };
+    if (opts.displayName !== undefined) body.display_name = opts.displayName;
+    if (opts.expires !== undefined) body.expires = opts.expires;
+    return this.#c.request('POST', '/api/v1/service-principals', { scoped: false, body });
+  }
+}
+
+/** Role definitions: built-in and custom. Server-wide. */
+export class RolesApi {
+  readonly #c: LapisClient;
+  constructor(client: LapisClient) {
+    this.#c = client;
+  }
+
+  async list(): Promise<RoleList> {
+    return this.#c.request('GET', '/api/v1/roles', { scoped: false });
+  }
+
+  /** Defines a custom role (server admins only). */
+  async define(spec: RoleSpec): Promise<RoleDefinition> {
+    const body: Record<string, unknown> = { name: spec.name, actions: spec.actions };
+    if (spec.description !== undefined) body.description = spec.description;
+    if (spec.not_actions !== undefined) body.not_actions = spec.not_actions;
+    return this.#c.request('POST', '/api/v1/roles', { scoped: false, body });
+  }
+}
+
+/** Who holds which role in the client's workspace. */
+export class RoleAssignmentsApi {
+  readonly #c: LapisClient;
+  constructor(client: LapisClient) {
+    this.#c = client;
+  }
+
+  async list(): Promise<RoleAssignmentList> {
+    return this.#c.request('GET', '/api/v1/role-assignments');
+  }
+
+  /** Gives a user or service principal a role in the workspace (a no-op when it already holds it). */
+  async assign(principal: string, role: string): Promise<RoleAssignmentChange> {
+    return this.#c.request('POST', '/api/v1/role-assignments', { body: { principal, role } });
+  }
+
+  async remove(principal: string, role: string): Promise<void> {
+    await this.#c.request('DELETE', '/api/v1/role-assignments', { query: { principal, role } });
+  }
+}
+
+/** The audit log of the client's workspace (or, with `all`, of the server). */
+export class AuditApi {
+  readonly #c: LapisClient;
+  constructor(client: LapisClient) {
+    this.#c = client;
+  }
+
+  /** Newest first. */
+  async list(opts: ListAuditOptions = {}): Promise<AuditList> {
+    return this.#c.request('GET', '/api/v1/audit', {
+      query: { since: opts.since, principal: opts.principal, action: opts.action, limit: opts.limit, all: opts.all ? true : undefined },
+    });
   }
 }
 

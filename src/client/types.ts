@@ -152,3 +152,167 @@ export interface ListArtifactsOptions {
   /** Every file below `path` (files only), instead of one directory level. */
   recursive?: boolean;
 }
+
+// ---- access control ------------------------------------------------------------------------
+
+/** The result of deleting a workspace: what it held when it was removed. */
+export interface WorkspaceDeletion {
+  deleted: string;
+  /** e.g. `{ experiments: 2, runs: 40, logged_models: 0 }`. */
+  removed: Record<string, number>;
+}
+
+export type PrincipalKind = 'user' | 'service_principal';
+
+/** `local` is the single administrator of a server started with `--auth off`. */
+export interface WhoAmI {
+  name: string;
+  kind: PrincipalKind | 'local';
+  is_admin: boolean;
+  /** False when the server runs with `--auth off` (every local caller is the admin). */
+  auth_enabled: boolean;
+  /** The workspaces where the caller holds at least one role. */
+  workspaces: string[];
+}
+
+/** An API token as listed: never its secret. */
+export interface TokenInfo {
+  /** e.g. `tokAb12Cd34Ef56`; the token itself is `lapis_<id>_<secret>`. */
+  id: string;
+  name: string;
+  /** The user or service principal it authenticates as. */
+  principal: string;
+  created_at: number;
+  /** Null when it never expires. */
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+/** A token just created: the only time the secret `token` is sent. */
+export interface NewToken extends TokenInfo {
+  token: string;
+}
+
+export interface TokenList {
+  tokens: TokenInfo[];
+}
+
+export interface PrincipalSummary {
+  id: string;
+  name: string;
+  kind: PrincipalKind;
+  is_admin: boolean;
+}
+
+export interface PrincipalInfo extends PrincipalSummary {
+  display_name: string;
+  disabled: boolean;
+  created_at: number;
+}
+
+/** Users and service principals. */
+export interface PrincipalList {
+  principals: PrincipalInfo[];
+}
+
+export interface NewServicePrincipal {
+  principal: PrincipalSummary;
+  /** Its first token, shown this once. */
+  token: NewToken;
+}
+
+/**
+ * A role definition. The server sends these two fields in camelCase (`notActions`, `builtIn`),
+ * unlike the rest of the API; the type follows the wire.
+ */
+export interface RoleDefinition {
+  name: string;
+  description: string;
+  /** Action patterns the role allows, e.g. `runs/read`, `jobs/*`, `*\/read`, `*`. */
+  actions: string[];
+  /** Patterns taken away from `actions`. */
+  notActions: string[];
+  builtIn: boolean;
+}
+
+export interface RoleList {
+  roles: RoleDefinition[];
+}
+
+/** What `roles.define` sends (snake_case, as the API takes it). */
+export interface RoleSpec {
+  name: string;
+  description?: string;
+  actions: string[];
+  not_actions?: string[];
+}
+
+export interface RoleAssignment {
+  /** The user or service principal name. */
+  principal: string;
+  kind: PrincipalKind;
+  role: string;
+  created_at: number;
+}
+
+export interface RoleAssignmentList {
+  workspace: string;
+  assignments: RoleAssignment[];
+}
+
+export interface RoleAssignmentChange {
+  workspace: string;
+  principal: string;
+  role: string;
+}
+
+export interface AuditEntry {
+  id: number;
+  time: number;
+  /** The principal name, or `anonymous`. */
+  principal: string;
+  workspace: string | null;
+  /** e.g. `roles/write`. */
+  action: string;
+  /** Identifying fields of the request, e.g. `principal=ana role=Reader`. */
+  resource: string;
+  outcome: 'allowed' | 'denied' | 'failed';
+  /** The HTTP status of the answer. */
+  status: number;
+  client_ip: string;
+  request_id: string;
+  method: string;
+  path: string;
+}
+
+export interface AuditList {
+  /** Newest first. */
+  entries: AuditEntry[];
+}
+
+export interface ListAuditOptions {
+  /** How far back, e.g. `1d`, `12h`, `90m`. */
+  since?: string;
+  principal?: string;
+  /** An exact action, e.g. `roles/write`. */
+  action?: string;
+  /** At most this many entries (1–10000; the server default is 1000). */
+  limit?: number;
+  /** Every workspace instead of the client's (server admins only). */
+  all?: boolean;
+}
+
+export interface CreateTokenOptions {
+  name?: string;
+  /** Lifetime, e.g. `30d`, `12h`; the token never expires when absent. */
+  expires?: string;
+  /** Another principal's name (server admins only); the caller by default. */
+  principal?: string;
+}
+
+export interface CreateUserOptions {
+  password?: string;
+  admin?: boolean;
+  displayName?: string;
+}

@@ -21,7 +21,7 @@ export function decodePageToken(raw: string | undefined | null): PageToken {
     throw invalid(`Invalid page token '${raw}': pass the next_page_token of a previous response unchanged.`);
   }
   const offset = (parsed as { offset?: unknown } | null)?.offset;
-  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
     throw invalid(`Invalid page token '${raw}': pass the next_page_token of a previous response unchanged.`);
   }
   return { offset };

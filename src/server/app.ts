@@ -75,7 +75,6 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   const workspaces = new WorkspaceService(database, (tx, ws, isDefault) => tracking.experiments.provisionDefault(tx, ws, isDefault));
   await workspaces.ensureDefault();
   const auth = new AuthService(database);
-  const audit = new AuditLog(database);
   const bootstrapToken = config.auth === 'on' ? await bootstrapAdmin(auth) : undefined;
 
   const app = Fastify({
@@ -94,10 +93,25 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     },
   });
 
+  const audit = new AuditLog(database, (err) => app.log.error({ err }, 'audit log write failed'));
+
+  // JSON bodies: PostgreSQL text cannot hold NUL, so NUL is refused on every backend alike; and
+  // text/plain is not JSON (Fastify would hand handlers a string), so it gets a 415 like any other.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if ((body as string).includes('\\u0000')) {
+      done(new LapisError('INVALID_ARGUMENT', 'The request contains a NUL character (\\u0000), which no field may hold. Remove it.'), undefined);
+      return;
+    }
+    parseJson(req, body as string, done);
+  });
+
   app.decorateRequest('workspaceName', '');
   app.decorateRequest('workspace', null as never);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (/%00/.test(req.url)) throw new LapisError('INVALID_ARGUMENT', 'The URL contains a NUL character (%00). Remove it.');
     const header = WORKSPACE_HEADERS.map((h) => req.headers[h]).find((v) => typeof v === 'string' && v !== '') as string | undefined;
     req.workspaceName = (req.raw as WorkspaceCarrier).lapisWorkspace ?? header ?? DEFAULT_WORKSPACE;
   });
@@ -201,6 +215,12 @@ async function bootstrapAdmin(auth: AuthService): Promise<string | undefined> {
   return (await auth.createToken(admin.id, 'bootstrap')).token;
 }
 
+/** A unique-key violation that escaped a service's own check (two requests racing). */
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
 /** Fastify's own failures (bad JSON, wrong content type, body too large) become Lapis errors. */
 function toLapisError(err: FastifyError | LapisError): LapisError {
   if (err instanceof LapisError) return err;
@@ -210,6 +230,7 @@ function toLapisError(err: FastifyError | LapisError): LapisError {
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new LapisError('PAYLOAD_TOO_LARGE', `${err.message}. Split the request into smaller ones.`);
   if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new LapisError('BAD_REQUEST', `${err.message}. Send a JSON object, at least {}.`);
   if ((err as FastifyError).validation) return new LapisError('INVALID_ARGUMENT', err.message);
+  if (isUniqueViolation(err)) return new LapisError('CONFLICT', 'A concurrent request created the same resource; retry to see it.');
   if (err instanceof SyntaxError || code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new LapisError('BAD_REQUEST', `Malformed request body: ${err.message}`);
   if (status && status >= 400 && status < 500) return new LapisError(status === 404 ? 'NOT_FOUND' : status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', err.message);
   const maybe = (err as { code?: unknown }).code;

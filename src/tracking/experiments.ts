@@ -79,14 +79,22 @@ export class ExperimentService {
           : `Experiment '${checked}' already exists.`,
       );
     }
-    const id = await this.#database.db.transaction().execute(async (tx) => {
-      const newId = await this.#insert(tx, ws.name, checked, (artifactLocation as string | undefined) || undefined);
-      if (tags.length > 0) {
-        await tx.insertInto('experiment_tags').values(tags.map((t) => ({ experiment_id: newId, key: t.key, value: t.value }))).execute();
-      }
-      return newId;
-    });
-    return String(id);
+    try {
+      const id = await this.#database.db.transaction().execute(async (tx) => {
+        const newId = await this.#insert(tx, ws.name, checked, (artifactLocation as string | undefined) || undefined);
+        if (tags.length > 0) {
+          await tx.insertInto('experiment_tags').values(tags.map((t) => ({ experiment_id: newId, key: t.key, value: t.value }))).execute();
+        }
+        return newId;
+      });
+      return String(id);
+    } catch (err) {
+      // Two clients calling set_experiment at once: the loser must see "already exists", which
+      // the MLflow client handles, not an internal error.
+      const code = (err as { code?: unknown }).code;
+      if (code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE') throw alreadyExists(`Experiment '${checked}' already exists.`);
+      throw err;
+    }
   }
 
   async #insert(tx: Tx, workspace: string, name: string, artifactLocation: string | undefined, fixedId?: number): Promise<number> {

@@ -8,7 +8,9 @@ export function compare(ref: RawBuilder<unknown>, comparator: Comparator, value:
     const list = sql.join(value.values.map((v) => sql`${v}`));
     return comparator === 'NOT IN' ? sql<boolean>`${ref} not in (${list})` : sql<boolean>`${ref} in (${list})`;
   }
-  const v = value.value;
+  // Integer columns (timestamps, versions) compared with 1.5 or 1e300 must not make PostgreSQL
+  // coerce the literal to bigint and fail: numbers are compared as doubles on both dialects.
+  const v = value.kind === 'number' && dialect === 'postgres' ? sql`cast(${value.value} as double precision)` : value.value;
   switch (comparator) {
     case '=':
       return sql<boolean>`${ref} = ${v}`;

@@ -84,8 +84,8 @@ export function metricValue(key: string, value: unknown): number {
     if (value === 'NaN') return Number.NaN;
     if (value === 'Infinity') return Number.POSITIVE_INFINITY;
     if (value === '-Infinity') return Number.NEGATIVE_INFINITY;
-    const n = Number(value);
-    if (value.trim() !== '' && !Number.isNaN(n)) return n;
+    // Decimal notation only: Number() would also take '0x10' or ' 1 '.
+    if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value)) return Number(value);
   }
   throw invalid(`Got invalid value ${describe(value)} for metric '${key}': metric values must be numbers (or "NaN", "Infinity", "-Infinity").`);
 }

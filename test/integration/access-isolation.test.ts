@@ -96,6 +96,11 @@ const COUNTS: Record<string, string> = {
   logged_model_params: 'select count(*) as n from logged_model_params where model_id in (select model_id from logged_models where workspace = $1)',
   logged_model_tags: 'select count(*) as n from logged_model_tags where model_id in (select model_id from logged_models where workspace = $1)',
   logged_model_metrics: 'select count(*) as n from logged_model_metrics where model_id in (select model_id from logged_models where workspace = $1)',
+  registered_models: 'select count(*) as n from registered_models where workspace = $1',
+  registered_model_tags: 'select count(*) as n from registered_model_tags where workspace = $1',
+  model_versions: 'select count(*) as n from model_versions where workspace = $1',
+  model_version_tags: 'select count(*) as n from model_version_tags where workspace = $1',
+  registered_model_aliases: 'select count(*) as n from registered_model_aliases where workspace = $1',
   role_assignments: 'select count(*) as n from role_assignments where workspace = $1',
 };
 
@@ -116,6 +121,9 @@ const FINGERPRINT = [
   `select 't:' || run_uuid || ':' || key || '=' || value as v from tags where run_uuid in (select run_uuid from runs where workspace = $1)`,
   `select 'et:' || experiment_id || ':' || key || '=' || value as v from experiment_tags where experiment_id in (select experiment_id from experiments where workspace = $1)`,
   `select 'm:' || model_id || ':' || name || ':' || lifecycle_stage || ':' || status as v from logged_models where workspace = $1`,
+  `select 'rm:' || name || ':' || coalesce(description, '') as v from registered_models where workspace = $1`,
+  `select 'mv:' || name || ':' || version || ':' || current_stage || ':' || storage_location as v from model_versions where workspace = $1`,
+  `select 'ma:' || name || ':' || alias || ':' || version as v from registered_model_aliases where workspace = $1`,
 ];
 
 async function inspector(server: LapisServer): Promise<Inspector> {
@@ -276,6 +284,9 @@ describe.each(BACKENDS)('workspace isolation on $backend + $artifacts', ({ backe
     await ok(send(base, 'PUT', `${P}${PROXY}/${prod.modelArtifact}`, { token: tok.admin, raw: prod.modelBytes }));
     await ok(admin('PATCH', `${P}${MLFLOW}/logged-models/${prod.model}`, { status: 'LOGGED_MODEL_READY' }));
     await ok(admin('POST', `${P}${MLFLOW}/runs/log-batch`, { run_id: prod.run, metrics: [{ key: 'acc', value: 0.9, timestamp: T0, step: 0, model_id: prod.model }] }));
+    await ok(admin('POST', `${P}${MLFLOW}/registered-models/create`, { name: 'prod-registered', tags: [{ key: 'tier', value: 'gold' }] }));
+    await ok(admin('POST', `${P}${MLFLOW}/model-versions/create`, { name: 'prod-registered', source: `models:/${prod.model}`, run_id: prod.run, model_id: prod.model }));
+    await ok(admin('POST', `${P}${MLFLOW}/registered-models/alias`, { name: 'prod-registered', alias: 'champion', version: '1' }));
 
     // devx (dev is a string prefix of its name), filled by the admin.
     const X = '/workspaces/devx';
@@ -291,11 +302,14 @@ describe.each(BACKENDS)('workspace isolation on $backend + $artifacts', ({ backe
     dev.run = ((await ok(ana('POST', `${D}${MLFLOW}/runs/create`, { experiment_id: dev.exp }))).run as { info: { run_id: string } }).info.run_id;
     await ok(ana('POST', `${D}${MLFLOW}/runs/log-batch`, { run_id: dev.run, metrics: [{ key: 'rmse', value: 0.7, timestamp: T0, step: 0 }], params: [{ key: 'alpha', value: '0.1' }] }));
     await ok(send(base, 'PUT', `${D}${PROXY}/${dev.exp}/${dev.run}/artifacts/dev.txt`, { token: tok.ana, raw: Buffer.from('dev file') }));
+    await ok(ana('POST', `${D}${MLFLOW}/registered-models/create`, { name: 'dev-registered', tags: [{ key: 'tier', value: 'dev' }] }));
+    await ok(ana('POST', `${D}${MLFLOW}/model-versions/create`, { name: 'dev-registered', source: `runs:/${dev.run}/model`, run_id: dev.run }));
+    await ok(ana('POST', `${D}${MLFLOW}/registered-models/alias`, { name: 'dev-registered', alias: 'latest-dev', version: '1' }));
 
     prodBefore = await snapshot('prod', 'devx', 'default');
     // The snapshot sees what the admin made: it is not vacuously equal.
     const p = prodBefore.prod as Snapshot[string];
-    expect(p.rows).toMatchObject({ experiments: 2, runs: 2, params: 2, metrics: 7, logged_models: 1, logged_model_params: 1, logged_model_metrics: 1 });
+    expect(p.rows).toMatchObject({ experiments: 2, runs: 2, params: 2, metrics: 7, logged_models: 1, logged_model_params: 1, logged_model_metrics: 1, registered_models: 1, model_versions: 1, registered_model_aliases: 1 });
     expect(Object.keys(p.files).sort()).toEqual([`${prod.exp}/${prod.run}/artifacts/data/notes.txt`, prod.artifact, prod.modelArtifact].sort());
     expect(p.files[prod.artifact]).toBe(sha(prod.bytes));
   }, 300_000);
@@ -368,6 +382,11 @@ describe.each(BACKENDS)('workspace isolation on $backend + $artifacts', ({ backe
       '/api/v1/experiments/prod-exp',
       `${PROXY}/${prod.artifact}`,
       `${PROXY}/${prod.modelArtifact}`,
+      `${MLFLOW}/registered-models/get${q({ name: 'prod-registered' })}`,
+      `${MLFLOW}/registered-models/get-latest-versions${q({ name: 'prod-registered' })}`,
+      `${MLFLOW}/registered-models/alias${q({ name: 'prod-registered', alias: 'champion' })}`,
+      `${MLFLOW}/model-versions/get${q({ name: 'prod-registered', version: '1' })}`,
+      `${MLFLOW}/model-versions/get-download-uri${q({ name: 'prod-registered', version: '1' })}`,
     ];
     for (const path of reads) {
       const r = await ana('GET', `${D}${path}`);
@@ -411,6 +430,20 @@ describe.each(BACKENDS)('workspace isolation on $backend + $artifacts', ({ backe
     expect((experiments.json.experiments as { name: string }[]).map((e) => e.name).sort()).toEqual(['Default', 'dev-exp']);
     const byName = await ana('POST', `${D}/experiments/search`, { filter: "name = 'prod-exp'" });
     expect(byName.json.experiments ?? []).toEqual([]);
+    // The registry: dev's own only.
+    const registered = await ana('GET', `${D}/registered-models/search${q({ max_results: '1000' })}`);
+    expect(registered.status, registered.text).toBe(200);
+    expect((registered.json.registered_models as { name: string }[]).map((m) => m.name)).toEqual(['dev-registered']);
+    for (const filter of ["name = 'prod-registered'", "name LIKE 'prod%'", "tags.tier = 'gold'"]) {
+      const r = await ana('GET', `${D}/registered-models/search${q({ filter })}`);
+      expect(r.status, `${filter}: ${r.text}`).toBe(200);
+      expect(r.json.registered_models ?? [], filter).toEqual([]);
+    }
+    for (const filter of ["name = 'prod-registered'", `run_id = '${prod.run}'`]) {
+      const r = await ana('GET', `${D}/model-versions/search${q({ filter })}`);
+      expect(r.status, `${filter}: ${r.text}`).toBe(200);
+      expect(r.json.model_versions ?? [], filter).toEqual([]);
+    }
     await expectProdUntouched();
   });
 
@@ -476,6 +509,21 @@ describe.each(BACKENDS)('workspace isolation on $backend + $artifacts', ({ backe
       ['PATCH', `/logged-models/${prod.model}/tags`, { tags: [{ key: 'k', value: 'v' }] }],
       ['DELETE', `/logged-models/${prod.model}/tags/k`, {}],
       ['POST', `/logged-models/${prod.model}/params`, { params: [{ key: 'depth', value: '99' }] }],
+      ['POST', '/model-versions/create', { name: 'dev-registered', source: `runs:/${prod.run}/model` }],
+      ['POST', '/model-versions/create', { name: 'dev-registered', source: `models:/${prod.model}` }],
+      ['POST', '/model-versions/create', { name: 'dev-registered', source: 'models:/prod-registered/1' }],
+      ['POST', '/model-versions/create', { name: 'dev-registered', source: `runs:/${dev.run}/model`, run_id: prod.run }],
+      ['POST', '/model-versions/create', { name: 'prod-registered', source: `runs:/${dev.run}/model` }],
+      ['POST', '/registered-models/rename', { name: 'prod-registered', new_name: 'renamed-by-ana' }],
+      ['PATCH', '/registered-models/update', { name: 'prod-registered', description: 'ana was here' }],
+      ['POST', '/registered-models/set-tag', { name: 'prod-registered', key: 'tier', value: 'tin' }],
+      ['DELETE', '/registered-models/delete-tag', { name: 'prod-registered', key: 'tier' }],
+      ['POST', '/registered-models/alias', { name: 'prod-registered', alias: 'champion', version: '1' }],
+      ['DELETE', '/registered-models/alias', { name: 'prod-registered', alias: 'champion' }],
+      ['POST', '/model-versions/transition-stage', { name: 'prod-registered', version: '1', stage: 'Archived', archive_existing_versions: false }],
+      ['PATCH', '/model-versions/update', { name: 'prod-registered', version: '1', description: 'ana was here' }],
+      ['DELETE', '/model-versions/delete', { name: 'prod-registered', version: '1' }],
+      ['DELETE', '/registered-models/delete', { name: 'prod-registered' }],
     ];
     for (const [method, path, body] of writes) {
       const r = await ana(method, `${D}${path}`, body);
@@ -577,8 +625,9 @@ describe.each(BACKENDS)('workspace isolation on $backend + $artifacts', ({ backe
     expect(r.json).toMatchObject({ deleted: 'dev', removed: { experiments: 1, runs: 1, logged_models: 0 } });
 
     const after = (await snapshot('dev')).dev as Snapshot[string];
-    expect(Object.values(after.rows).every((n) => n === 0), JSON.stringify(after.rows)).toBe(true);
-    expect(after.files).toEqual({});
+    // Soft, so that a leftover is reported beside (not instead of) the checks on the other workspaces.
+    expect.soft(Object.fromEntries(Object.entries(after.rows).filter(([, n]) => n !== 0)), "dev's rows left after the purge").toEqual({});
+    expect.soft(after.files, "dev's files left after the purge").toEqual({});
     expect(await snapshot('prod', 'devx', 'default')).toEqual(othersBefore);
 
     // dev is gone for everyone; ana's token still works, she is just in no workspace now.
@@ -590,5 +639,17 @@ describe.each(BACKENDS)('workspace isolation on $backend + $artifacts', ({ backe
     expect(prodRun.status).toBe(200);
     const bytes = await send(base, 'GET', `/workspaces/prod${PROXY}/${prod.artifact}`, { token: tok.admin });
     expect(bytes.bytes.equals(prod.bytes)).toBe(true);
+  });
+
+  it('a workspace re-created under the same name starts empty (nothing of the deleted dev comes back)', async () => {
+    await ok(as('admin')('POST', '/api/v1/workspaces', { name: 'dev' }), 201);
+    const fresh = (await snapshot('dev')).dev as Snapshot[string];
+    expect(fresh.files).toEqual({});
+    expect(fresh.rows).toEqual({ ...Object.fromEntries(Object.keys(fresh.rows).map((k) => [k, 0])), workspaces: 1, experiments: 1 });
+    const admin = as('admin');
+    const registered = await admin('GET', `/workspaces/dev${MLFLOW}/registered-models/search`);
+    expect(registered.json.registered_models ?? []).toEqual([]);
+    // ana has no role in the new dev.
+    expect((await as('ana')('GET', `/workspaces/dev${MLFLOW}/experiments/search`)).status).toBe(404);
   });
 });

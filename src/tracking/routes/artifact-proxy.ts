@@ -9,7 +9,8 @@ const PREFIXES = ['/api/2.0/mlflow-artifacts', '/ajax-api/2.0/mlflow-artifacts']
 /** The raw (still percent-encoded) path after `/artifacts/`, decoded once, so `%2e%2e` is seen as `..`. */
 function artifactPath(req: FastifyRequest): string {
   const wildcard = (req.params as Record<string, string>)['*'] ?? '';
-  return wildcard.replace(/^\/+/, '');
+  if (wildcard.startsWith('/')) throw new LapisError('INVALID_ARGUMENT', `Invalid artifact path '${wildcard}': absolute paths are not allowed; artifact paths are relative, e.g. 1/<run_id>/artifacts/model/MLmodel.`);
+  return wildcard;
 }
 
 /**
