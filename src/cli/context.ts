@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { LapisClient, type ViewType } from '../client/index.js';
 import { serverKey, storedCredential } from './credentials.js';
-import { OUTPUT_FORMATS, type OutputFormat } from './output.js';
+import { note, OUTPUT_FORMATS, type OutputFormat } from './output.js';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:5050';
 export const DEFAULT_WORKSPACE = 'default';
@@ -43,11 +43,21 @@ export function withGlobalOptions(cmd: Command): Command {
 export function contextOf(cmd: Command, opts: { anonymous?: boolean } = {}): CommandContext {
   const o = cmd.opts<GlobalOptions>();
   const env = opts.anonymous ? undefined : process.env.LAPIS_TOKEN;
-  const token = env ? env : opts.anonymous ? undefined : storedCredential(o.server)?.token;
+  const token = env ? env : opts.anonymous ? undefined : storedToken(o.server);
   const tokenSource: TokenSource = env ? 'env' : token ? 'stored' : 'none';
   lastTokenSource = { source: tokenSource, server: serverKey(o.server) };
   const client = new LapisClient({ url: o.server, workspace: o.workspace, ...(token ? { token } : {}) });
   return { client, output: o.output, workspace: o.workspace, tokenSource };
+}
+
+/** The token `lapis login` stored; an unreadable credentials file is reported, and the command goes on without it. */
+function storedToken(server: string): string | undefined {
+  try {
+    return storedCredential(server)?.token;
+  } catch (err) {
+    note(`warning: ignoring stored credentials: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 function serverUrl(value: string): string {

@@ -62,6 +62,77 @@ describe('LapisClient requests', () => {
   });
 });
 
+describe('LapisClient access API', () => {
+  it('sends each access call to its path, scoping only role assignments and the audit log', async () => {
+    const { fetch, seen } = fakeFetch(() => json(200, {}));
+    const c = new LapisClient({ url: 'http://h', workspace: 'dev', token: 't', fetch });
+    await c.auth.login('ana', 'pw', { expires: '7d' });
+    await c.auth.whoami();
+    await c.tokens.list({ all: true });
+    await c.tokens.create({ name: 'ci', expires: '30d', principal: 'bot' });
+    await c.tokens.revoke('tokAbc');
+    await c.users.list();
+    await c.users.create('ana', { password: 'pw', admin: false, displayName: 'Ana' });
+    await c.users.disable('a b');
+    await c.users.enable('ana');
+    await c.servicePrincipals.create('ci', { displayName: 'CI', expires: '90d' });
+    await c.roles.list();
+    await c.roles.define({ name: 'R', actions: ['runs/read'], not_actions: [] });
+    await c.roleAssignments.list();
+    await c.roleAssignments.assign('ana', 'Data Scientist');
+    await c.roleAssignments.remove('ana', 'Data Scientist');
+    await c.audit.list({ since: '1d', principal: 'ana', limit: 5, all: false });
+    await c.workspaces.delete('dev', { force: true });
+    await c.workspaces.delete('dev');
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'POST http://h/api/v1/auth/login',
+      'GET http://h/api/v1/auth/whoami',
+      'GET http://h/api/v1/tokens?all=true',
+      'POST http://h/api/v1/tokens',
+      'DELETE http://h/api/v1/tokens/tokAbc',
+      'GET http://h/api/v1/users',
+      'POST http://h/api/v1/users',
+      'POST http://h/api/v1/users/a%20b/disable',
+      'POST http://h/api/v1/users/ana/enable',
+      'POST http://h/api/v1/service-principals',
+      'GET http://h/api/v1/roles',
+      'POST http://h/api/v1/roles',
+      'GET http://h/workspaces/dev/api/v1/role-assignments',
+      'POST http://h/workspaces/dev/api/v1/role-assignments',
+      'DELETE http://h/workspaces/dev/api/v1/role-assignments?principal=ana&role=Data+Scientist',
+      'GET http://h/workspaces/dev/api/v1/audit?since=1d&principal=ana&limit=5',
+      'DELETE http://h/api/v1/workspaces/dev?force=true',
+      'DELETE http://h/api/v1/workspaces/dev',
+    ]);
+    const bodies = seen.map((s) => (s.body === undefined ? undefined : (JSON.parse(s.body) as unknown)));
+    expect(bodies[0]).toEqual({ username: 'ana', password: 'pw', expires: '7d' });
+    expect(bodies[3]).toEqual({ name: 'ci', expires: '30d', principal: 'bot' });
+    expect(bodies[6]).toEqual({ name: 'ana', password: 'pw', admin: false, display_name: 'Ana' });
+    expect(bodies[9]).toEqual({ name: 'ci', display_name: 'CI', expires: '90d' });
+    expect(bodies[11]).toEqual({ name: 'R', actions: ['runs/read'], not_actions: [] });
+    expect(bodies[13]).toEqual({ principal: 'ana', role: 'Data Scientist' });
+  });
+
+  it('withToken keeps the server and workspace and swaps the credentials', async () => {
+    const { fetch, seen } = fakeFetch(() => json(200, {}));
+    const c = new LapisClient({ url: 'http://h', workspace: 'dev', token: 'old', fetch });
+    expect(c.hasToken).toBe(true);
+    await c.withToken('new').roleAssignments.list();
+    await c.withToken(undefined).auth.whoami();
+    expect(seen[0]).toMatchObject({ url: 'http://h/workspaces/dev/api/v1/role-assignments', headers: { authorization: 'Bearer new' } });
+    expect(seen[1]?.headers.authorization).toBeUndefined();
+  });
+
+  it('refuses an empty token id or user name before any request', async () => {
+    const { fetch, seen } = fakeFetch(() => json(200, {}));
+    const c = new LapisClient({ url: 'http://h', fetch });
+    await expect(c.tokens.revoke('')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(c.users.disable('')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(c.workspaces.delete('')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(seen).toEqual([]);
+  });
+});
+
 describe('LapisClient errors', () => {
   it("rebuilds the server's LapisError", async () => {
     const { fetch } = fakeFetch(() => json(400, { error: { code: 'INVALID_ARGUMENT', message: 'Invalid filter', details: { position: 3 } } }));

@@ -401,6 +401,20 @@ export class ModelRegistry {
     return { versions: await this.#hydrateVersions(ws, page.items), nextPageToken: page.nextPageToken };
   }
 
+  async countModels(workspace: string): Promise<number> {
+    const row = await this.#db.selectFrom('registered_models').select((eb) => eb.fn.countAll<number>().as('n')).where('workspace', '=', workspace).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Removes every registry row of one workspace (its files belong to runs and logged models). */
+  async purgeWorkspace(workspace: string): Promise<void> {
+    await this.#db.transaction().execute(async (tx) => {
+      for (const table of ['registered_model_aliases', 'model_version_tags', 'model_versions', 'registered_model_tags', 'registered_models'] as const) {
+        await tx.deleteFrom(table).where('workspace', '=', workspace).execute();
+      }
+    });
+  }
+
   async #hydrateVersions(ws: Workspace, rows: Selectable<ModelVersionTable>[]): Promise<ModelVersionView[]> {
     if (rows.length === 0) return [];
     const names = [...new Set(rows.map((r) => r.name))];

@@ -74,6 +74,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   const tracking = createTracking(database, blobs);
   const workspaces = new WorkspaceService(database, (tx, ws, isDefault) => tracking.experiments.provisionDefault(tx, ws, isDefault));
   await workspaces.ensureDefault();
+  const registry = new ModelRegistry(database, tracking);
   const auth = new AuthService(database);
   const bootstrapToken = config.auth === 'on' ? await bootstrapAdmin(auth) : undefined;
 
@@ -169,13 +170,14 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
 
   trackingRoutes(app, tracking);
   loggedModelRoutes(app, tracking);
-  registryRoutes(app, new ModelRegistry(database, tracking));
+  registryRoutes(app, registry);
   await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
   workspaceRoutes(app, {
     workspaces,
     visible,
-    resources: (name) => countWorkspaceResources(database, name),
+    resources: async (name) => ({ ...(await countWorkspaceResources(database, name)), registered_models: await registry.countModels(name) }),
     purge: async (name) => {
+      await registry.purgeWorkspace(name);
       await purgeWorkspace(database, blobs, name);
       await auth.removeWorkspace(name);
     },

@@ -200,7 +200,7 @@ export class RunService {
       const row = await this.#activeRow(ws, runId, tx);
       await this.#insertParams(tx, row.run_uuid, dedupeLast(params));
       if (tags.length > 0) await this.#upsertTags(tx, row.run_uuid, dedupeLast(tags));
-      await this.#insertMetrics(tx, row.run_uuid, metrics);
+      await this.#insertMetrics(tx, row.run_uuid, ws.name, metrics);
     });
   }
 
@@ -238,7 +238,7 @@ export class RunService {
     if (renamed) await tx.updateTable('runs').set({ name: renamed.value }).where('run_uuid', '=', runId).execute();
   }
 
-  async #insertMetrics(tx: Tx, runId: string, metrics: MetricInput[]): Promise<void> {
+  async #insertMetrics(tx: Tx, runId: string, workspace: string, metrics: MetricInput[]): Promise<void> {
     if (metrics.length === 0) return;
     const dialect = this.#database.dialect;
     const rows = metrics.map((m) => {
@@ -263,6 +263,11 @@ export class RunService {
     });
     const modelRows = metrics.filter((m) => m.modelId);
     if (modelRows.length > 0) {
+      // A metric may only be attached to a logged model of the run's own workspace.
+      const ids = [...new Set(modelRows.map((m) => m.modelId as string))];
+      const own = await tx.selectFrom('logged_models').select('model_id').where('model_id', 'in', ids).where('workspace', '=', workspace).execute();
+      const missing = ids.filter((id) => !own.some((o) => o.model_id === id));
+      if (missing.length > 0) throw notFound(`Logged model with ID '${missing[0]}' not found.`);
       await insertRows(
         tx,
         dialect,
