@@ -12,9 +12,9 @@ export default tseslint.config(
   {
     // Dependency direction (ARCHITECTURE.md): services never import Fastify; only routes.ts and server/ do.
     files: ['src/**/*.ts'],
-    ignores: ['src/server/**', 'src/**/routes.ts', 'src/**/routes/**', 'src/**/*.test.ts'],
+    ignores: ['src/server/**', 'src/**/*routes.ts', 'src/**/routes/**', 'src/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['fastify', '@fastify/*'], message: 'Only routes.ts files and src/server may import Fastify.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['fastify', '@fastify/*'], message: 'Only route files (*routes.ts, routes/) and src/server may import Fastify.' }] }],
     },
   },
   {

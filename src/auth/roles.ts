@@ -29,6 +29,13 @@ export const WORKSPACE_ACTIONS = [
   'artifacts/read',
   'artifacts/write',
   'artifacts/delete',
+  'data/read',
+  'data/write',
+  'data/delete',
+  'environments/read',
+  'environments/write',
+  'components/read',
+  'components/write',
   'roles/read',
   'roles/write',
   'audit/read',
@@ -38,7 +45,7 @@ export const WORKSPACE_ACTIONS = [
 ] as const;
 
 /** Server-level actions: only server admins hold them. */
-export const ADMIN_ACTIONS = ['workspaces/create', 'users/read', 'users/write', 'roles/define'] as const;
+export const ADMIN_ACTIONS = ['workspaces/create', 'users/read', 'users/write', 'roles/define', 'registries/create'] as const;
 
 /** Actions every authenticated principal holds for itself (its own tokens, its identity). */
 export const SELF_ACTIONS = ['self/read', 'self/write'] as const;

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid, LapisError } from '../core/errors.js';
 import type { AuditLog } from './audit.js';
+import type { RoleDefinition } from './roles.js';
 import type { AuthService, Principal } from './service.js';
 import { parseDuration } from './tokens.js';
 
@@ -15,6 +16,7 @@ function duration(text: unknown): number | undefined {
 }
 
 const principalView = (p: Principal) => ({ id: p.id, name: p.name, kind: p.kind, is_admin: p.isAdmin });
+const roleView = (r: RoleDefinition) => ({ name: r.name, description: r.description, actions: r.actions, not_actions: r.notActions, built_in: r.builtIn });
 
 function caller(req: FastifyRequest): Principal {
   if (!req.principal) throw new LapisError('UNAUTHENTICATED', 'Authentication required.');
@@ -41,6 +43,7 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; audi
     },
     async (req, reply) => {
       const b = req.body as { username: string; password: string; expires?: string };
+      if (!deps.enabled) throw new LapisError('BAD_REQUEST', 'Authentication is off on this server: there is nothing to log in to. Start it with --auth on to use logins and tokens.');
       try {
         const principal = await auth.login(b.username, b.password, req.ip);
         req.principal = principal;
@@ -55,12 +58,13 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; audi
 
   app.get('/api/v1/auth/whoami', { config: { action: 'self/read' }, schema: { summary: 'Who the caller is, and where it has roles', tags } }, async (req) => {
     const p = caller(req);
-    return { name: p.name, kind: p.kind, is_admin: p.isAdmin, auth_enabled: deps.enabled, workspaces: p.kind === 'local' ? [] : [...(await auth.memberWorkspaces(p))] };
+    return { name: p.name, kind: p.kind, is_admin: p.isAdmin, auth_enabled: deps.enabled, workspaces: p.kind === 'local' ? [] : await auth.membership(p) };
   });
 
   app.get('/api/v1/tokens', { config: { action: 'self/read' }, schema: { summary: "List the caller's tokens (admins: all=true for every token)", tags, querystring: Type.Object({ all: Type.Optional(Type.Boolean()) }) } }, async (req) => {
     const p = caller(req);
-    const all = (req.query as { all?: boolean }).all === true && p.isAdmin;
+    const all = (req.query as { all?: boolean }).all === true;
+    if (all && !p.isAdmin) throw new LapisError('PERMISSION_DENIED', 'Only server admins may list every token (all=true).');
     return { tokens: p.kind === 'local' && !all ? [] : await auth.listTokens(all ? undefined : p.id) };
   });
 
@@ -134,7 +138,7 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; audi
     },
   );
 
-  app.get('/api/v1/roles', { config: { action: 'self/read' }, schema: { summary: 'Role definitions (built-in and custom)', tags } }, async () => ({ roles: await auth.listRoles() }));
+  app.get('/api/v1/roles', { config: { action: 'self/read' }, schema: { summary: 'Role definitions (built-in and custom)', tags } }, async () => ({ roles: (await auth.listRoles()).map(roleView) }));
 
   app.post(
     '/api/v1/roles',
@@ -148,7 +152,7 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; audi
     },
     async (req, reply) => {
       const b = req.body as { name: string; description?: string; actions: string[]; not_actions?: string[] };
-      return reply.status(201).send(await auth.defineRole({ name: b.name, description: b.description, actions: b.actions, notActions: b.not_actions }));
+      return reply.status(201).send(roleView(await auth.defineRole({ name: b.name, description: b.description, actions: b.actions, notActions: b.not_actions })));
     },
   );
 
@@ -181,14 +185,15 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; audi
           principal: Type.Optional(Type.String()),
           action: Type.Optional(Type.String()),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
-          all: Type.Optional(Type.Boolean()),
+          all: Type.Optional(Type.Boolean({ description: 'admins: every workspace, including deleted ones' })),
         }),
       },
     },
     async (req) => {
       const q = req.query as { since?: string; principal?: string; action?: string; limit?: number; all?: boolean };
       const since = duration(q.since);
-      const all = q.all === true && caller(req).isAdmin;
+      if (q.all === true && !caller(req).isAdmin) throw new LapisError('PERMISSION_DENIED', 'Only server admins may read the audit log of every workspace (all=true).');
+      const all = q.all === true;
       return {
         entries: await audit.list({
           workspace: all ? undefined : req.workspaceName,

@@ -310,6 +310,14 @@ export class AuthService {
     return (await this.#rolesOf(principal, workspace)).some((r) => roleAllows(r, action));
   }
 
+  /** The workspaces a principal has roles in, with those roles. */
+  async membership(principal: Principal): Promise<{ name: string; roles: string[] }[]> {
+    const rows = await this.#database.db.selectFrom('role_assignments').select(['workspace', 'role']).where('principal_id', '=', principal.id).orderBy('workspace').orderBy('role').execute();
+    const byWorkspace = new Map<string, string[]>();
+    for (const r of rows) byWorkspace.set(r.workspace, [...(byWorkspace.get(r.workspace) ?? []), r.role]);
+    return [...byWorkspace].map(([name, roles]) => ({ name, roles }));
+  }
+
   async memberWorkspaces(principal: Principal): Promise<Set<string>> {
     const rows = await this.#database.db.selectFrom('role_assignments').select('workspace').where('principal_id', '=', principal.id).execute();
     return new Set(rows.map((r) => r.workspace));

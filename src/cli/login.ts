@@ -134,7 +134,7 @@ export function loginCommands(program: Command): void {
         ? `${describe(who)}\n${fields([
             ['Server', ctx.client.url],
             ['Token from', tokenFrom(ctx.tokenSource)],
-            ['Workspaces', who.workspaces.length === 0 ? (who.is_admin ? '- (a server admin acts in every workspace)' : '- (no roles yet)') : who.workspaces.join(', ')],
+            ['Workspaces', who.workspaces.length === 0 ? (who.is_admin ? '- (a server admin acts in every workspace)' : '- (no roles yet)') : who.workspaces.map((w) => `${w.name} (${w.roles.join(', ')})`).join(', ')],
           ])}`
         : `${AUTH_OFF(ctx.client.url).replace(/, so there is nothing to log in to\.$/, '.')}\n${fields([['Server', ctx.client.url]])}`,
     );
@@ -162,7 +162,7 @@ function describe(who: WhoAmI): string {
 }
 
 function whereRoles(who: WhoAmI): string {
-  if (who.workspaces.length > 0) return `Roles in workspace${who.workspaces.length === 1 ? '' : 's'}: ${who.workspaces.join(', ')}.`;
+  if (who.workspaces.length > 0) return `Roles: ${who.workspaces.map((w) => `${w.roles.join(', ')} in ${w.name}`).join('; ')}.`;
   if (who.is_admin) return 'As a server admin you may act in every workspace.';
   return `No roles in any workspace yet: an Owner can grant one with 'lapis role assign --user ${who.name} --role Reader -w <workspace>'.`;
 }

@@ -22,7 +22,7 @@ export function roleCommand(program: Command): void {
     print(ctx.output, roles, () =>
       table(
         ['NAME', 'TYPE', 'ACTIONS', 'NOT ACTIONS', 'DESCRIPTION'],
-        roles.map((r) => [r.name, r.builtIn ? 'built-in' : 'custom', r.actions.join(', '), r.notActions.join(', ') || '-', truncate(r.description, 60)]),
+        roles.map((r) => [r.name, r.built_in ? 'built-in' : 'custom', r.actions.join(', '), r.not_actions.join(', ') || '-', truncate(r.description, 60)]),
       ),
     );
   });
@@ -44,7 +44,7 @@ export function roleCommand(program: Command): void {
     const spec = parseRoleSpec(text, source);
     const r = await ctx.client.roles.define(spec);
     print(ctx.output, r, () =>
-      `Defined role '${r.name}': allows ${r.actions.join(', ')}${r.notActions.length ? ` except ${r.notActions.join(', ')}` : ''}.\n` +
+      `Defined role '${r.name}': allows ${r.actions.join(', ')}${r.not_actions.length ? ` except ${r.not_actions.join(', ')}` : ''}.\n` +
         `Assign it with: lapis role assign --user <name> --role ${shellQuote(r.name)} -w <workspace>`,
     );
   });
@@ -101,7 +101,7 @@ const ROLE_KEYS = ['name', 'description', 'actions', 'not_actions'];
 /**
  * Reads a custom role from YAML (JSON is YAML too) and checks its shape, so a mistake is reported
  * with the file and the field before anything is sent. `notActions` is accepted as well, so the
- * output of `lapis role list -o yaml` can be edited and fed back (its `builtIn` must be false).
+ * output of `lapis role list -o yaml` can be edited and fed back (its `built_in` must be false).
  */
 export function parseRoleSpec(text: string, source: string): RoleSpec {
   const fail = (message: string): never => {
@@ -121,9 +121,11 @@ export function parseRoleSpec(text: string, source: string): RoleSpec {
     doc.not_actions = doc.notActions;
     delete doc.notActions;
   }
-  if ('builtIn' in doc) {
-    if (doc.builtIn !== false) fail("'builtIn: true' roles cannot be created; drop the key");
-    delete doc.builtIn;
+  for (const key of ['builtIn', 'built_in']) {
+    if (key in doc) {
+      if (doc[key] !== false) fail(`'${key}: true' roles cannot be created; drop the key`);
+      delete doc[key];
+    }
   }
   const unknown = Object.keys(doc).filter((k) => !ROLE_KEYS.includes(k));
   if (unknown.length > 0) fail(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}: a role has ${ROLE_KEYS.join(', ')}`);

@@ -171,8 +171,8 @@ export interface WhoAmI {
   is_admin: boolean;
   /** False when the server runs with `--auth off` (every local caller is the admin). */
   auth_enabled: boolean;
-  /** The workspaces where the caller holds at least one role. */
-  workspaces: string[];
+  /** The workspaces where the caller holds at least one role, with those roles. */
+  workspaces: { name: string; roles: string[] }[];
 }
 
 /** An API token as listed: never its secret. */
@@ -222,18 +222,15 @@ export interface NewServicePrincipal {
   token: NewToken;
 }
 
-/**
- * A role definition. The server sends these two fields in camelCase (`notActions`, `builtIn`),
- * unlike the rest of the API; the type follows the wire.
- */
+/** A role definition: `actions` minus `not_actions`. */
 export interface RoleDefinition {
   name: string;
   description: string;
   /** Action patterns the role allows, e.g. `runs/read`, `jobs/*`, `*\/read`, `*`. */
   actions: string[];
   /** Patterns taken away from `actions`. */
-  notActions: string[];
-  builtIn: boolean;
+  not_actions: string[];
+  built_in: boolean;
 }
 
 export interface RoleList {

@@ -29,6 +29,10 @@ export interface ModelVersionView {
   run_link?: string;
   aliases: string[];
   model_id?: string;
+  /** Lapis: Azure ML model type, whether archived, and the where-from snapshot of shared versions. */
+  model_type?: string;
+  archived?: boolean;
+  lineage?: unknown;
 }
 
 export interface RegisteredModelView {
@@ -218,7 +222,20 @@ export class ModelRegistry {
 
   async createVersion(
     ws: Workspace,
-    req: { name: unknown; source: unknown; runId?: unknown; tags?: unknown; runLink?: unknown; description?: unknown; modelId?: unknown; userId?: string },
+    req: {
+      name: unknown;
+      source: unknown;
+      runId?: unknown;
+      tags?: unknown;
+      runLink?: unknown;
+      description?: unknown;
+      modelId?: unknown;
+      userId?: string | undefined;
+      /** An explicit version (YAML `version:`); refused if it exists. Default: the next one. */
+      version?: string | undefined;
+      modelType?: string | undefined;
+      lineage?: unknown;
+    },
   ): Promise<ModelVersionView> {
     const model = await this.#modelRow(ws, req.name);
     if (typeof req.source !== 'string' || req.source === '') throw invalid(`Missing value for required parameter 'source'.`);
@@ -236,7 +253,12 @@ export class ModelRegistry {
         .where('workspace', '=', ws.name)
         .where('name', '=', model.name)
         .executeTakeFirst();
-      const next = Number(max?.v ?? 0) + 1;
+      let next = Number(max?.v ?? 0) + 1;
+      if (req.version !== undefined) {
+        next = parseVersion(req.version);
+        const taken = await tx.selectFrom('model_versions').select('version').where('workspace', '=', ws.name).where('name', '=', model.name).where('version', '=', next).executeTakeFirst();
+        if (taken) throw alreadyExists(`Model ${model.name}:${next} already exists and versions are immutable. Omit 'version' to get the next one.`);
+      }
       await tx
         .insertInto('model_versions')
         .values({
@@ -255,6 +277,8 @@ export class ModelRegistry {
           model_id: modelId ?? null,
           status: 'READY',
           status_message: null,
+          model_type: req.modelType ?? null,
+          lineage: req.lineage === undefined ? null : JSON.stringify(req.lineage),
         })
         .execute();
       await insertRows(tx, this.#database.dialect, 'model_version_tags', ['workspace', 'name', 'version', 'key', 'value'], tags.map((x) => [ws.name, model.name, next, x.key, x.value]));
@@ -345,6 +369,17 @@ export class ModelRegistry {
     const row = await this.#db.selectFrom('registered_model_aliases').select('version').where('workspace', '=', ws.name).where('name', '=', model.name).where('alias', '=', String(alias)).executeTakeFirst();
     if (!row) throw notFound(`Registered model alias ${String(alias)} not found.`);
     return this.getVersion(ws, model.name, String(row.version));
+  }
+
+  async setArchived(ws: Workspace, name: unknown, version: unknown, archived: boolean): Promise<ModelVersionView> {
+    const row = await this.#versionRow(ws, name, version);
+    await this.#db.updateTable('model_versions').set({ archived: archived ? 1 : 0 }).where('workspace', '=', ws.name).where('name', '=', row.name).where('version', '=', row.version).execute();
+    return this.getVersion(ws, row.name, String(row.version));
+  }
+
+  async ensureModel(ws: Workspace, name: string, userId: string | undefined): Promise<void> {
+    const exists = await this.#db.selectFrom('registered_models').select('name').where('workspace', '=', ws.name).where('name', '=', name).executeTakeFirst();
+    if (!exists) await this.createModel(ws, { name, userId });
   }
 
   async downloadUri(ws: Workspace, name: unknown, version: unknown): Promise<string> {
@@ -440,6 +475,9 @@ export class ModelRegistry {
       if (r.status_message) view.status_message = r.status_message;
       if (r.run_link) view.run_link = r.run_link;
       if (r.model_id) view.model_id = r.model_id;
+      if (r.model_type) view.model_type = r.model_type;
+      if (r.archived) view.archived = true;
+      if (r.lineage) view.lineage = JSON.parse(r.lineage) as unknown;
       return view;
     });
   }

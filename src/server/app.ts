@@ -22,6 +22,10 @@ import { countWorkspaceResources, purgeWorkspace } from '../tracking/purge.js';
 import { registerAccess } from './access.js';
 import { ModelRegistry } from '../registry/model-registry.js';
 import { registryRoutes } from '../registry/routes.js';
+import { assetRoutes } from '../registry/asset-routes.js';
+import { AssetService } from '../registry/assets.js';
+import { ContentStore } from '../registry/content.js';
+import { ModelAssets } from '../registry/model-assets.js';
 import { registerMetrics } from './metrics.js';
 import './request-context.js';
 import { LAPIS_VERSION, MLFLOW_COMPAT_VERSION } from './version.js';
@@ -75,6 +79,8 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   const workspaces = new WorkspaceService(database, (tx, ws, isDefault) => tracking.experiments.provisionDefault(tx, ws, isDefault));
   await workspaces.ensureDefault();
   const registry = new ModelRegistry(database, tracking);
+  const content = new ContentStore(database, blobs);
+  const assets = new AssetService(database, content);
   const auth = new AuthService(database);
   const bootstrapToken = config.auth === 'on' ? await bootstrapAdmin(auth) : undefined;
 
@@ -171,13 +177,15 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   trackingRoutes(app, tracking);
   loggedModelRoutes(app, tracking);
   registryRoutes(app, registry);
+  await app.register(async (scope) => assetRoutes(scope, { database, assets, content, registry, models: new ModelAssets({ registry, content, blobs, tracking }) }));
   await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
   workspaceRoutes(app, {
     workspaces,
     visible,
-    resources: async (name) => ({ ...(await countWorkspaceResources(database, name)), registered_models: await registry.countModels(name) }),
+    resources: async (name) => ({ ...(await countWorkspaceResources(database, name)), registered_models: await registry.countModels(name), assets: await assets.countIn(name) }),
     purge: async (name) => {
       await registry.purgeWorkspace(name);
+      await assets.purge(name);
       await purgeWorkspace(database, blobs, name);
       await auth.removeWorkspace(name);
     },

@@ -300,10 +300,52 @@ const registry: Up = async (db) => {
     .execute();
 };
 
+const assets: Up = async (db) => {
+  await db.schema
+    .createTable('registries')
+    .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .execute();
+  // Uploaded content, addressed by the hash of its manifest, per scope (workspace or registry).
+  await db.schema
+    .createTable('contents')
+    .addColumn('scope', 'varchar(80)', (c) => c.notNull())
+    .addColumn('hash', 'varchar(64)', (c) => c.notNull())
+    .addColumn('files', 'text', (c) => c.notNull())
+    .addColumn('size', ts, (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addPrimaryKeyConstraint('contents_pk', ['scope', 'hash'])
+    .execute();
+  // Data assets, environments and components: immutable versions of a spec (+ content).
+  await db.schema
+    .createTable('assets')
+    .addColumn('scope', 'varchar(80)', (c) => c.notNull())
+    .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+    .addColumn('name', 'varchar(255)', (c) => c.notNull())
+    .addColumn('version', 'varchar(64)', (c) => c.notNull())
+    .addColumn('spec', 'text', (c) => c.notNull())
+    .addColumn('content_hash', 'varchar(64)')
+    .addColumn('spec_hash', 'varchar(64)', (c) => c.notNull())
+    .addColumn('description', 'text')
+    .addColumn('tags', 'text', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addColumn('created_by', 'varchar(128)', (c) => c.notNull())
+    .addColumn('archived', 'integer', (c) => c.notNull())
+    .addColumn('lineage', 'text')
+    .addPrimaryKeyConstraint('assets_pk', ['scope', 'kind', 'name', 'version'])
+    .execute();
+  await db.schema.createIndex('assets_latest').on('assets').columns(['scope', 'kind', 'name', 'created_at']).execute();
+  await db.schema.alterTable('model_versions').addColumn('model_type', 'varchar(32)').execute();
+  await db.schema.alterTable('model_versions').addColumn('archived', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema.alterTable('model_versions').addColumn('lineage', 'text').execute();
+};
+
 const MIGRATIONS: Record<string, Up> = {
   '0001_tracking': tracking,
   '0002_auth': auth,
   '0003_registry': registry,
+  '0004_assets': assets,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -205,6 +205,11 @@ export interface ModelVersionTable {
   model_id: string | null;
   status: string;
   status_message: string | null;
+  /** Azure ML model type (custom_model, mlflow_model, …) for versions created from YAML. */
+  model_type: string | null;
+  archived: Generated<number>;
+  /** JSON snapshot of where the version came from, kept when it is shared to a registry. */
+  lineage: string | null;
 }
 
 export interface RegistryTagTable extends KeyValueRow {
@@ -223,7 +228,41 @@ export interface AliasTable {
   version: number;
 }
 
+export interface RegistryScopeTable {
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+export interface ContentTable {
+  scope: string;
+  hash: string;
+  /** JSON list of {path, sha256, size}. */
+  files: string;
+  size: number;
+  created_at: number;
+}
+
+export interface AssetTable {
+  scope: string;
+  kind: 'data' | 'environment' | 'component';
+  name: string;
+  version: string;
+  spec: string;
+  content_hash: string | null;
+  spec_hash: string;
+  description: string | null;
+  tags: string;
+  created_at: number;
+  created_by: string;
+  archived: number;
+  lineage: string | null;
+}
+
 export interface Schema {
+  registries: RegistryScopeTable;
+  contents: ContentTable;
+  assets: AssetTable;
   registered_models: RegisteredModelTable;
   registered_model_tags: RegistryTagTable;
   model_versions: ModelVersionTable;

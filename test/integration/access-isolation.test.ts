@@ -562,7 +562,7 @@ describe.each(BACKENDS)('workspace isolation on $backend + $artifacts', ({ backe
     expect((native.json.workspaces as { name: string }[]).map((w) => w.name)).toEqual(['dev']);
     const mlflow = await ana('GET', '/api/3.0/mlflow/workspaces');
     expect((mlflow.json.workspaces as { name: string }[]).map((w) => w.name)).toEqual(['dev']);
-    expect((await ana('GET', '/api/v1/auth/whoami')).json.workspaces).toEqual(['dev']);
+    expect((await ana('GET', '/api/v1/auth/whoami')).json.workspaces).toEqual([{ name: 'dev', roles: ['Owner'] }]);
     const admin = await as('admin')('GET', '/api/v1/workspaces');
     expect((admin.json.workspaces as { name: string }[]).map((w) => w.name).sort()).toEqual(['default', 'dev', 'devx', 'prod']);
   });

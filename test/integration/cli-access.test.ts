@@ -234,8 +234,8 @@ describe('lapis access control', () => {
     const created = await lapis(['role', 'create', '-f', file]);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toMatch(/Defined role 'Run Reader'/);
-    const roles = await lapisJson<{ name: string; builtIn: boolean; actions: string[] }[]>(['role', 'list']);
-    expect(roles.find((r) => r.name === 'Run Reader')).toMatchObject({ builtIn: false, actions: ['experiments/read', 'runs/read'] });
+    const roles = await lapisJson<{ name: string; built_in: boolean; actions: string[] }[]>(['role', 'list']);
+    expect(roles.find((r) => r.name === 'Run Reader')).toMatchObject({ built_in: false, actions: ['experiments/read', 'runs/read'] });
     expect(roles.find((r) => r.name === 'Broken')).toBeUndefined();
   });
 
@@ -249,7 +249,7 @@ describe('lapis access control', () => {
     expect(assigned.code, assigned.stderr).toBe(0);
 
     const env = { LAPIS_TOKEN: created.token.token };
-    expect(await lapisJson(['whoami'], { config: emptyDir, env })).toMatchObject({ name: 'ci', kind: 'service_principal', workspaces: ['dev'] });
+    expect(await lapisJson(['whoami'], { config: emptyDir, env })).toMatchObject({ name: 'ci', kind: 'service_principal', workspaces: [{ name: 'dev', roles: expect.any(Array) }] });
     const runs = await lapisJson<{ info: { run_id: string } }[]>(['run', 'list', '-w', 'dev', '--experiment', 'churn'], { config: emptyDir, env });
     expect(runs.map((r) => r.info.run_id)).toEqual([runId]);
     const noRoles = await lapis(['role', 'assignments', '-w', 'dev'], { config: emptyDir, env });

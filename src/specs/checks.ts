@@ -1,0 +1,176 @@
+/**
+ * Checks JSON Schema cannot express: an environment needs a source, component input defaults must
+ * fit their type, and `command` may only use declared ports (optional ones inside `$[[ ... ]]`).
+ *
+ * They run on the raw value alongside schema validation, so they must tolerate ill-typed input:
+ * each check looks only at the parts that already have the right shape.
+ */
+import { LapisError } from '../core/errors.js';
+import { closest, shown } from './issues.js';
+import type { Issue } from './issues.js';
+import { parseAssetRef } from './references.js';
+import { ENVIRONMENT_SOURCES, INPUT_TYPES, IO_NAME_PATTERN } from './schemas.js';
+import type { SpecKind } from './schemas.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const IO_NAME = new RegExp(IO_NAME_PATTERN);
+
+export function crossIssues(kind: SpecKind, spec: Obj): Issue[] {
+  if (kind === 'environment') return environmentSource(spec, []);
+  if (kind === 'component') return componentIssues(spec);
+  return [];
+}
+
+/** Azure needs image or build (conda_file layers on an image); Lapis can also build from conda_file alone. */
+function environmentSource(env: Obj, path: string[]): Issue[] {
+  if (ENVIRONMENT_SOURCES.some((key) => env[key] !== undefined)) return [];
+  return [{ path, message: `needs one of ${ENVIRONMENT_SOURCES.join(', ')} (e.g. image: python:3.11-slim)` }];
+}
+
+function componentIssues(spec: Obj): Issue[] {
+  const inputs = isObj(spec.inputs) ? spec.inputs : {};
+  const outputs = isObj(spec.outputs) ? spec.outputs : {};
+  return [
+    ...portNames(inputs, 'inputs'),
+    ...portNames(outputs, 'outputs'),
+    ...Object.entries(inputs).flatMap(([name, input]) => (isObj(input) ? inputIssues(input, ['inputs', name]) : [])),
+    ...(typeof spec.command === 'string' ? commandIssues(spec.command, inputs, outputs) : []),
+    ...environmentIssues(spec.environment),
+  ];
+}
+
+function portNames(ports: Obj, section: 'inputs' | 'outputs'): Issue[] {
+  return Object.keys(ports)
+    .filter((name) => !IO_NAME.test(name))
+    .map((name) => ({
+      path: [section, name],
+      atKey: true,
+      message: `${section === 'inputs' ? 'input' : 'output'} name '${name}' must start with a letter or "_" and contain only letters, digits and "_" (e.g. ${name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(\d)/, '_$1')})`,
+    }));
+}
+
+// ------------------------------------------------------------------ inputs
+
+const NUMERIC = new Set(['number', 'integer']);
+
+/** Why `value` does not fit an input of `type`, or undefined if it does. */
+function misfit(type: string, value: unknown): string | undefined {
+  switch (type) {
+    case 'number':
+      return typeof value === 'number' ? undefined : 'a number';
+    case 'integer':
+      return Number.isInteger(value) ? undefined : 'an integer';
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : 'true or false';
+    default:
+      // Strings, and paths/URIs for data and model inputs.
+      return typeof value === 'string' ? undefined : `a string (quote it: default: "${String(value)}")`;
+  }
+}
+
+function defaultIssues(input: Obj, type: string, path: string[]): Issue[] {
+  const value = input.default;
+  if (value === undefined) return [];
+  const at = [...path, 'default'];
+  const wanted = misfit(type, value);
+  if (wanted) return [{ path: at, message: `must be ${wanted} for a ${type} input${value === null ? ' (got nothing)' : ` (got ${shown(value)})`}` }];
+  const issues: Issue[] = [];
+  if (typeof value === 'number' && typeof input.min === 'number' && value < input.min) {
+    issues.push({ path: at, message: `${value} is below min ${input.min}; raise the default or lower min` });
+  }
+  if (typeof value === 'number' && typeof input.max === 'number' && value > input.max) {
+    issues.push({ path: at, message: `${value} is above max ${input.max}; lower the default or raise max` });
+  }
+  if (Array.isArray(input.enum) && !input.enum.includes(value)) {
+    issues.push({ path: at, message: `must be one of the enum values ${input.enum.map(String).join(', ')} (got ${shown(value)})` });
+  }
+  return issues;
+}
+
+function rangeIssues(input: Obj, type: string, path: string[]): Issue[] {
+  const issues: Issue[] = [];
+  for (const bound of ['min', 'max'] as const) {
+    if (input[bound] !== undefined && !NUMERIC.has(type)) {
+      issues.push({ path: [...path, bound], message: `${bound} applies only to number and integer inputs (this one is ${type}); remove it` });
+    }
+  }
+  if (NUMERIC.has(type) && typeof input.min === 'number' && typeof input.max === 'number' && input.min > input.max) {
+    issues.push({ path: [...path, 'min'], message: `min (${input.min}) must not exceed max (${input.max}); swap them` });
+  }
+  if (input.enum !== undefined && type !== 'string') {
+    issues.push({ path: [...path, 'enum'], message: `enum applies only to string inputs (this one is ${type}); use type: string or remove enum` });
+  }
+  return issues;
+}
+
+function inputIssues(input: Obj, path: string[]): Issue[] {
+  const type = input.type;
+  // An unknown type is already reported by the schema; the rest would only be noise.
+  if (typeof type !== 'string' || !(INPUT_TYPES as readonly string[]).includes(type)) return [];
+  return [...rangeIssues(input, type, path), ...defaultIssues(input, type, path)];
+}
+
+// ------------------------------------------------------------------ command
+
+const EXPRESSION = /\$\{\{\s*(inputs|outputs)\.([^\s}]*)\s*\}\}/g;
+
+/** The `$[[ ... ]]` spans of `command`, or the offset of a `$[[` that is never closed. */
+function optionalFragments(command: string): { spans: Array<[number, number]>; unclosedAt?: number } {
+  const spans: Array<[number, number]> = [];
+  for (let from = 0; ; ) {
+    const start = command.indexOf('$[[', from);
+    if (start < 0) return { spans };
+    const end = command.indexOf(']]', start + 3);
+    if (end < 0) return { spans, unclosedAt: start };
+    spans.push([start, end + 2]);
+    from = end + 2;
+  }
+}
+
+function undeclared(section: 'inputs' | 'outputs', name: string, declared: Obj): string {
+  const names = Object.keys(declared);
+  const guess = closest(name, names);
+  const hint = guess ? `did you mean \${{${section}.${guess}}}?` : `declare it under ${section}:`;
+  const known = names.length > 0 ? ` (declared: ${names.join(', ')})` : '';
+  return `\${{${section}.${name}}} is not a declared ${section === 'inputs' ? 'input' : 'output'}; ${hint}${known}`;
+}
+
+function commandIssues(command: string, inputs: Obj, outputs: Obj): Issue[] {
+  const path = ['command'];
+  const messages = new Set<string>();
+  const { spans, unclosedAt } = optionalFragments(command);
+  if (unclosedAt !== undefined) {
+    messages.add(`'$[[' at character ${unclosedAt + 1} is never closed; end the optional fragment with ']]', e.g. $[[--lr \${{inputs.lr}}]]`);
+  }
+  for (const match of command.matchAll(EXPRESSION)) {
+    const section = match[1] as 'inputs' | 'outputs';
+    const name = match[2] ?? '';
+    const declared = section === 'inputs' ? inputs : outputs;
+    const port = declared[name];
+    if (port === undefined) {
+      messages.add(undeclared(section, name, declared));
+      continue;
+    }
+    const offset = match.index;
+    const guarded = spans.some(([start, end]) => offset > start && offset < end);
+    if (section === 'inputs' && isObj(port) && port.optional === true && !guarded) {
+      messages.add(`optional input '${name}' is used outside $[[ ... ]]; wrap it, e.g. $[[--${name} \${{inputs.${name}}}]], or set optional: false`);
+    }
+  }
+  return [...messages].map((message) => ({ path, message }));
+}
+
+// ------------------------------------------------------------------ environment
+
+function environmentIssues(environment: unknown): Issue[] {
+  if (isObj(environment)) return environmentSource(environment, ['environment']);
+  if (typeof environment !== 'string' || environment === '') return [];
+  try {
+    parseAssetRef(environment, 'environments');
+    return [];
+  } catch (err) {
+    if (err instanceof LapisError) return [{ path: ['environment'], message: err.message }];
+    throw err;
+  }
+}

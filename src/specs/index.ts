@@ -1,0 +1,16 @@
+export { loadSpec, validateSpec } from './load.js';
+export type { LoadOptions, SpecError } from './load.js';
+export { formatAssetRef, parseAssetRef, ASSET_KINDS } from './references.js';
+export type { AssetKind, AssetRef } from './references.js';
+export { SPEC_KINDS, SPEC_SCHEMAS, jsonSchemaFor } from './schemas.js';
+export type {
+  ComponentInputSpec,
+  ComponentOutputSpec,
+  ComponentSpec,
+  DataSpec,
+  EnvironmentSpec,
+  InlineEnvironmentSpec,
+  ModelSpec,
+  SpecKind,
+  SpecOf,
+} from './schemas.js';

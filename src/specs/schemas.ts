@@ -1,0 +1,352 @@
+/**
+ * TypeBox schemas for Azure-ML-compatible asset YAML (model, data, environment, command component).
+ *
+ * They serve two masters: `load.ts` validates with them, and `jsonSchemaFor()` hands them to editors
+ * as JSON Schema. So every field carries a `description`, and pattern fields carry
+ * `patternErrorMessage` (the VS Code / yaml-language-server extension keyword), which `load.ts`
+ * also uses for its own messages. Unions are value-shaped (string | object, string | integer) so
+ * errors can be attributed to the variant that matches the value's kind.
+ */
+import { Type } from '@sinclair/typebox';
+import type { Static, TLiteral, TObject, TSchema, TUnion } from '@sinclair/typebox';
+
+export type SpecKind = 'model' | 'data' | 'environment' | 'component';
+export const SPEC_KINDS: readonly SpecKind[] = ['model', 'data', 'environment', 'component'];
+
+/** Keys starting with these are ignored at the top level (YAML anchors, editor or tool metadata). */
+export const IGNORED_KEY_PATTERN = /^(x-|_)/;
+
+export const ASSET_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
+export const COMPONENT_NAME_PATTERN = '^[a-z][a-z0-9_]*$';
+export const VERSION_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+export const IO_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+
+/** A union of string literals; load.ts turns a failed match into "must be one of a, b, c". */
+function oneOf<const T extends readonly string[]>(values: T, options: { description: string; default?: T[number] }): TUnion<TLiteral<T[number]>[]> {
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  );
+}
+
+// ------------------------------------------------------------------ common fields
+
+const scalarValue = Type.Union([Type.String(), Type.Number(), Type.Boolean()], {
+  errorMessage: 'must be a string, number or boolean',
+});
+
+const stringMap = (description: string) =>
+  Type.Record(Type.String(), scalarValue, { description: `${description} Numbers and booleans are stored as strings.` });
+
+const version = Type.Union(
+  [
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: VERSION_PATTERN,
+      patternErrorMessage: 'must start with a letter or digit and contain only letters, digits, ".", "_" and "-"',
+    }),
+    Type.Integer({ minimum: 0 }),
+  ],
+  {
+    description: 'Version of the asset (e.g. 1 or "1.2.0"). Omit it to get the next version number.',
+    errorMessage: 'must be a string or a non-negative integer (quote it, e.g. "1.0")',
+  },
+);
+
+const schemaUrl = Type.String({ description: 'URL of the JSON Schema, for editors; ignored by Lapis.' });
+const description = Type.String({ description: 'Free-text description.' });
+const displayName = Type.String({ description: 'Human-friendly name shown in the UI.' });
+const tags = stringMap('Key/value tags for search and filtering.');
+
+const assetName = (what: string) =>
+  Type.String({
+    description: `Name of the ${what}; 1-255 characters of letters, digits, ".", "_" and "-", starting with a letter or digit.`,
+    minLength: 1,
+    maxLength: 255,
+    pattern: ASSET_NAME_PATTERN,
+    patternErrorMessage: 'must start with a letter or digit and contain only letters, digits, ".", "_" and "-"',
+  });
+
+/** Closed objects catch typos; `x-*` and `_*` keys stay legal for editors (load.ts strips them). */
+const topLevel = { additionalProperties: false, patternProperties: { '^(x-|_)': {} } } as const;
+
+// ------------------------------------------------------------------ model
+
+export const MODEL_TYPES = ['custom_model', 'mlflow_model', 'triton_model'] as const;
+
+export const ModelSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    name: assetName('model'),
+    version: Type.Optional(version),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    path: Type.String({
+      minLength: 1,
+      description: 'Local file or folder (uploaded on create), or a URI such as azureml://jobs/<job>/outputs/artifacts/paths/model.',
+    }),
+    type: Type.Optional(
+      oneOf(MODEL_TYPES, {
+        default: 'custom_model',
+        description: 'custom_model: opaque files; mlflow_model: a folder with an MLmodel file; triton_model: a Triton model repository.',
+      }),
+    ),
+    flavors: Type.Optional(Type.Object({}, { description: 'MLflow flavors, as in the MLmodel file.' })),
+    properties: Type.Optional(stringMap('Immutable key/value properties.')),
+    stage: Type.Optional(Type.String({ description: 'Lifecycle stage, e.g. Development, Production, Archived.' })),
+  },
+  { ...topLevel, title: 'Lapis model', description: 'A model asset (Azure ML model YAML).' },
+);
+
+// ------------------------------------------------------------------ data
+
+export const DATA_TYPES = ['uri_folder', 'uri_file', 'mltable'] as const;
+
+export const DataSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    name: assetName('data asset'),
+    version: Type.Optional(version),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    path: Type.String({
+      minLength: 1,
+      description: 'Local path (uploaded on create), or azureml://datastores/<ds>/paths/<p>, https://, wasbs://, abfss:// URI.',
+    }),
+    type: Type.Optional(
+      oneOf(DATA_TYPES, {
+        default: 'uri_folder',
+        description: 'uri_folder: a folder; uri_file: a single file; mltable: a folder with an MLTable file.',
+      }),
+    ),
+  },
+  { ...topLevel, title: 'Lapis data asset', description: 'A data asset (Azure ML data YAML).' },
+);
+
+// ------------------------------------------------------------------ environment
+
+const pipDependencies = Type.Object(
+  { pip: Type.Array(Type.String(), { description: 'pip requirement specifiers.' }) },
+  { additionalProperties: false, description: 'pip packages installed after the conda packages.' },
+);
+
+const condaSpec = Type.Object(
+  {
+    name: Type.Optional(Type.String({ description: 'Conda environment name.' })),
+    channels: Type.Optional(Type.Array(Type.String(), { description: 'Conda channels, e.g. conda-forge.' })),
+    dependencies: Type.Array(Type.Union([Type.String(), pipDependencies], { errorMessage: 'must be a conda package string or {pip: [...]}' }), {
+      description: 'Conda packages (e.g. python=3.11), and a {pip: [...]} entry for pip packages.',
+    }),
+  },
+  { description: 'Inline conda environment (the contents of conda.yml).' },
+);
+
+const route = Type.Object(
+  {
+    path: Type.String({ description: 'HTTP path, e.g. /score.' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, description: 'Container port.' }),
+  },
+  { additionalProperties: false },
+);
+
+/** The fields that describe how to get an image; shared by named environments and inline ones. */
+const environmentBody = {
+  image: Type.Optional(Type.String({ minLength: 1, description: 'Base Docker image, e.g. python:3.11-slim.' })),
+  conda_file: Type.Optional(
+    Type.Union([Type.String({ minLength: 1 }), condaSpec], {
+      description: 'Path to a conda.yml, or the conda environment inline.',
+      errorMessage: 'must be a path to a conda file or an inline conda environment ({dependencies: [...]})',
+    }),
+  ),
+  build: Type.Optional(
+    Type.Object(
+      {
+        path: Type.String({ minLength: 1, description: 'Docker build context (a local folder or URL).' }),
+        dockerfile_path: Type.Optional(Type.String({ default: 'Dockerfile', description: 'Dockerfile path relative to the build context.' })),
+      },
+      { additionalProperties: false, description: 'Build the image from a Docker build context.' },
+    ),
+  ),
+  os_type: Type.Optional(oneOf(['linux', 'windows'] as const, { default: 'linux', description: 'Operating system of the image.' })),
+  inference_config: Type.Optional(
+    Type.Object(
+      {
+        liveness_route: Type.Optional(route),
+        readiness_route: Type.Optional(route),
+        scoring_route: Type.Optional(route),
+      },
+      { additionalProperties: false, description: 'Routes of a custom serving container.' },
+    ),
+  ),
+  python: Type.Optional(
+    Type.Union([Type.String({ minLength: 1 }), Type.Number()], {
+      description: 'Lapis extension: Python version constraint, e.g. "3.11" or ">=3.10,<3.13".',
+      errorMessage: 'must be a Python version constraint string, e.g. "3.11"',
+    }),
+  ),
+};
+
+/** At least one of these is required; load.ts checks it (JSON Schema `anyOf required` reads badly). */
+export const ENVIRONMENT_SOURCES = ['image', 'conda_file', 'build'] as const;
+
+export const EnvironmentSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    name: assetName('environment'),
+    version: Type.Optional(version),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    ...environmentBody,
+  },
+  { ...topLevel, title: 'Lapis environment', description: 'An environment asset (Azure ML environment YAML). Needs image, conda_file or build.' },
+);
+
+/** An environment written inside a component: no name or version of its own. */
+const InlineEnvironmentSchema = Type.Object(
+  { description: Type.Optional(description), tags: Type.Optional(tags), ...environmentBody },
+  { additionalProperties: false, description: 'Inline environment (image, conda_file or build).' },
+);
+
+// ------------------------------------------------------------------ component
+
+export const INPUT_TYPES = ['number', 'integer', 'boolean', 'string', 'uri_file', 'uri_folder', 'mltable', 'mlflow_model', 'custom_model'] as const;
+export const OUTPUT_TYPES = ['uri_file', 'uri_folder', 'mltable', 'mlflow_model', 'custom_model'] as const;
+
+const ComponentInputSchema = Type.Object(
+  {
+    type: oneOf(INPUT_TYPES, { description: 'Literal (number, integer, boolean, string) or data/model input type.' }),
+    description: Type.Optional(description),
+    default: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'Value used when the input is not given.', errorMessage: 'must be a string, number or boolean' })),
+    optional: Type.Optional(Type.Boolean({ default: false, description: 'If true the input may be omitted; use it in command only inside $[[ ... ]].' })),
+    min: Type.Optional(Type.Number({ description: 'Minimum (number and integer inputs).' })),
+    max: Type.Optional(Type.Number({ description: 'Maximum (number and integer inputs).' })),
+    enum: Type.Optional(Type.Array(Type.String(), { minItems: 1, description: 'Allowed values (string inputs).' })),
+    mode: Type.Optional(oneOf(['ro_mount', 'download', 'direct', 'eval_mount', 'eval_download'] as const, { description: 'How data inputs reach the job.' })),
+  },
+  { additionalProperties: false },
+);
+
+const ComponentOutputSchema = Type.Object(
+  {
+    type: oneOf(OUTPUT_TYPES, { description: 'Output type.' }),
+    description: Type.Optional(description),
+    mode: Type.Optional(oneOf(['rw_mount', 'upload'] as const, { description: 'How outputs leave the job.' })),
+  },
+  { additionalProperties: false },
+);
+
+/** Port names are checked in load.ts (TypeBox stops a Record at its first bad key); `propertyNames` is for editors. */
+const ports = <T extends TSchema>(schema: T, what: string) =>
+  Type.Record(Type.String(), schema, {
+    description: `Component ${what}, by name.`,
+    propertyNames: { pattern: IO_NAME_PATTERN },
+  });
+
+export const ComponentSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    name: Type.String({
+      description: 'Component name: a lowercase letter, then lowercase letters, digits and "_" (at most 255 characters).',
+      minLength: 1,
+      maxLength: 255,
+      pattern: COMPONENT_NAME_PATTERN,
+      patternErrorMessage: 'must start with a lowercase letter and contain only a-z, 0-9 and "_" (e.g. train_model)',
+    }),
+    version: Type.Optional(version),
+    display_name: Type.Optional(displayName),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    type: Type.Optional(
+      Type.Literal('command', {
+        default: 'command',
+        description: 'Component type; only command is supported.',
+        errorMessage: 'only command components are supported today; use type: command',
+      }),
+    ),
+    command: Type.String({ minLength: 1, description: 'Shell command; reference ports as ${{inputs.x}} and ${{outputs.y}}.' }),
+    code: Type.Optional(Type.String({ minLength: 1, description: 'Local source folder, uploaded as a snapshot.' })),
+    environment: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), InlineEnvironmentSchema], {
+        description: 'Environment reference (azureml:<name>:<version>, azureml:<name>@latest, registry URI) or an inline environment.',
+        errorMessage: 'must be an environment reference (e.g. azureml:my-env:1) or an inline environment ({image: ...})',
+      }),
+    ),
+    is_deterministic: Type.Optional(Type.Boolean({ default: true, description: 'If true, identical runs may be reused instead of rerun.' })),
+    distribution: Type.Optional(
+      Type.Object(
+        {
+          type: oneOf(['mpi', 'pytorch', 'tensorflow', 'ray'] as const, { description: 'Distributed training framework.' }),
+          process_count_per_instance: Type.Optional(Type.Integer({ minimum: 1, description: 'Processes per node (mpi, pytorch).' })),
+          worker_count: Type.Optional(Type.Integer({ minimum: 1, description: 'Workers (tensorflow).' })),
+          parameter_server_count: Type.Optional(Type.Integer({ minimum: 0, description: 'Parameter servers (tensorflow).' })),
+        },
+        { description: 'Distributed training settings.' },
+      ),
+    ),
+    resources: Type.Optional(
+      Type.Object(
+        { instance_count: Type.Optional(Type.Integer({ minimum: 1, description: 'Number of nodes.' })) },
+        { description: 'Compute resources.' },
+      ),
+    ),
+    inputs: Type.Optional(ports(ComponentInputSchema, 'inputs')),
+    outputs: Type.Optional(ports(ComponentOutputSchema, 'outputs')),
+  },
+  { ...topLevel, title: 'Lapis command component', description: 'A command component (Azure ML command component YAML).' },
+);
+
+export const SPEC_SCHEMAS: Record<SpecKind, TObject> = {
+  model: ModelSchema,
+  data: DataSchema,
+  environment: EnvironmentSchema,
+  component: ComponentSchema,
+};
+
+// ------------------------------------------------------------------ normalised static types
+// loadSpec returns values with defaults applied, versions and tag values as strings; the raw
+// Static<> types (which accept numbers there) are what a hand-written YAML may contain.
+
+type Normalised<T, Defaulted extends keyof T> = Omit<T, 'version' | 'tags' | Defaulted> & {
+  version?: string;
+  tags?: Record<string, string>;
+} & { [K in Defaulted]-?: Exclude<T[K], undefined> };
+
+type StringMaps<T, K extends keyof T> = Omit<T, K> & { [P in K]?: Record<string, string> };
+
+export type ModelSpec = StringMaps<Normalised<Static<typeof ModelSchema>, 'type'>, 'properties'>;
+export type DataSpec = Normalised<Static<typeof DataSchema>, 'type'>;
+
+type RawEnvironment = Static<typeof EnvironmentSchema>;
+type RawBuild = NonNullable<RawEnvironment['build']>;
+export type EnvironmentSpec = Omit<Normalised<RawEnvironment, 'os_type'>, 'build' | 'python'> & {
+  build?: RawBuild & { dockerfile_path: string };
+  python?: string;
+};
+export type InlineEnvironmentSpec = Omit<EnvironmentSpec, 'name' | 'version' | '$schema'>;
+
+type RawInput = Static<typeof ComponentInputSchema>;
+export type ComponentInputSpec = RawInput & { optional: boolean };
+export type ComponentOutputSpec = Static<typeof ComponentOutputSchema>;
+type RawComponent = Static<typeof ComponentSchema>;
+export type ComponentSpec = Omit<Normalised<RawComponent, 'type' | 'is_deterministic'>, 'inputs' | 'environment'> & {
+  environment?: string | InlineEnvironmentSpec;
+  inputs?: Record<string, ComponentInputSpec>;
+  outputs?: Record<string, ComponentOutputSpec>;
+};
+
+export interface SpecTypes {
+  model: ModelSpec;
+  data: DataSpec;
+  environment: EnvironmentSpec;
+  component: ComponentSpec;
+}
+export type SpecOf<K extends SpecKind> = SpecTypes[K];
+
+/** JSON Schema for editors (`lapis spec schema model > model.schema.json`); the JSON round trip drops TypeBox's symbols. */
+export function jsonSchemaFor(kind: SpecKind): Record<string, unknown> {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    ...(JSON.parse(JSON.stringify(SPEC_SCHEMAS[kind])) as Record<string, unknown>),
+  };
+}
