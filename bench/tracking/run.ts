@@ -56,13 +56,13 @@ const CFG = {
     lapis: { warmup: 3, timed: 100 },
     mlflow: { warmup: 1, timed: 8 },
   },
-  search: { warmup: 3, timed: 50, mlflowBudgetMs: 120_000, mlflowMinTimed: 3 },
-  history: { steps: 100_000, warmup: 2, timed: 20, mlflowBudgetMs: 60_000, mlflowMinTimed: 5 },
+  search: { warmup: 3, timed: 50, mlflowBudgetMs: 90_000, mlflowMinTimed: 3 },
+  history: { steps: 100_000, warmup: 2, timed: 20, mlflowBudgetMs: 45_000, mlflowMinTimed: 5 },
   // Lapis: this many runs go through its REST API (timed, for the rate), the rest by direct SQL.
-  seedViaApi: 10_000,
+  seedViaApi: 5_000,
   seedConcurrency: 8,
   // Before each timed phase, wait (bounded) until other processes leave the CPUs mostly idle.
-  quiet: { maxWaitMs: 30_000, otherCores: 0.5 },
+  quiet: { maxWaitMs: 20_000, otherCores: 0.5 },
 };
 const TARGETS = { ingestPps: 250_000, ingestRatio: 10, searchP95Ms: 50, searchRatio: 20, historyMs: 100, idleRssMiB: 150 };
 
@@ -634,12 +634,18 @@ function machineInfo(py: { python: string; mlflow: string }): Machine {
   };
 }
 
-function docsSection(mc: Machine, table: Row[], l: ServerResult, m: ServerResult, agreement: string, totalS: number, profiles: string): string {
+function docsSection(mc: Machine, table: Row[], l: ServerResult, m: ServerResult, agreement: string, totalS: number, profiled: string[]): string {
   const c = CFG;
   const apiRate = (l.seed.apiRuns ?? 0) / (l.seed.apiSeconds ?? Number.NaN);
   const split = m.split;
   const other = (r: ServerResult): string => `${fmt(r.ingest.otherCores, 2)} / ${fmt(r.search.otherCores, 2)} / ${fmt(r.history.otherCores, 2)}`;
   return `## Tracking (${mc.date})
+
+Lapis against MLflow's own tracking server (\`mlflow server\`), one after the other on this machine, driven by
+the same load generator (\`bench/lib/\`) over the same data. Run it with \`npm run bench:tracking\` (builds Lapis
+first; about 10 minutes; \`-- --no-build\`, \`--no-write\` to only print, \`--runs N\` for a smaller search
+experiment, \`--profile\` to CPU-profile Lapis's ingestion). MLflow comes from the cached virtualenv of
+\`scripts/python-test-env.sh\`; working files go to \`bench/.work/tracking/\`. Each run replaces this section.
 
 Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kernel}; Node ${mc.node}, Python ${mc.python}, MLflow ${mc.mlflow}; Lapis ${mc.commit}.
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed
@@ -658,30 +664,15 @@ Ratios are Lapis/MLflow for throughput and MLflow/Lapis for latency and memory (
 - **RSS**: VmRSS from \`/proc/<pid>/status\`, ${c.idleSettleMs / 1000} s after the server answered on the seeded database, and again after all phases. MLflow ran with the defaults of \`mlflow server\` (uvicorn, 4 workers), summed over its process tree and process group:${split ? ` idle, its HTTP processes (launcher, uvicorn, workers) held ${fmt(mib(split.idle.serving), 1)} MiB and the job runner with its huey consumers, which it starts by default, ${fmt(mib(split.idle.jobs), 1)} MiB` : ''}. Summed RSS counts pages shared by forked processes more than once; summed PSS, which does not: MLflow ${fmt(mib(m.idleRss.pss), 1)} MiB idle, ${fmt(mib(m.loadedRss.pss), 1)} MiB after the load; Lapis ${fmt(mib(l.idleRss.pss), 1)} / ${fmt(mib(l.loadedRss.pss), 1)} MiB. Lapis is one Node process.
 - **Data**: generated from a fixed seed, the same rows on both servers. MLflow's copy is written straight into its SQLite file by \`bench/tracking/seed_mlflow.py\` (MLflow's SqlAlchemyStore creates the schema and the experiments, then bulk INSERTs fill runs/params/tags/metrics/latest_metrics as its create_run/log_batch write them; the history too): ${fmt(m.seed.seconds, 1)} s.
   Lapis: the first ${fmt(l.seed.apiRuns ?? 0)} runs go through its REST API (runs/create + runs/log-batch per run, ${c.seedConcurrency} concurrent): ${fmt(l.seed.apiSeconds ?? Number.NaN, 1)} s, ${fmt(apiRate)} runs/s, so all ${fmt(RUNS)} would take ${fmt(RUNS / apiRate / 60, 1)} min; the history goes through 100 log-batch calls; then, with the server stopped, \`bench/tracking/seed_lapis.ts\` writes the remaining runs straight into its SQLite file (${fmt(l.seed.sqlSeconds ?? 0, 1)} s) and the server is restarted.${OPTS.mlflowAnalyze ? " MLflow's SQLite file was ANALYZEd after seeding (--mlflow-analyze)." : ' Neither database was ANALYZEd (neither server does it by itself).'}
-- The servers ran one after the other (MLflow first), never both at once; the load generator ran on the same machine. Before each timed phase the bench waits up to ${c.quiet.maxWaitMs / 1000} s for other processes to use less than ${c.quiet.otherCores} cores.
-${profiles}`;
+- The servers ran one after the other (MLflow first), never both at once; the load generator ran on the same machine. Before each timed phase the bench waits up to ${c.quiet.maxWaitMs / 1000} s for other processes to use less than ${c.quiet.otherCores} cores.${
+    profiled.length > 0 ? `\n- Missed targets: the bench re-ran the ${profiled.join(', ')} phase${profiled.length > 1 ? 's' : ''} against a Lapis under \`node --cpu-prof\` and printed the top self-time functions (profiles in \`bench/.work/tracking/profiles/\`).` : ''
+  }
+`;
 }
 
 function writeDocs(section: string): void {
-  const header = `# Benchmarks
-
-Performance figures of Lapis against the upstream MLflow tracking server, measured on one machine with
-the same load generator and the same data.
-
-## How to run
-
-\`\`\`sh
-npm run bench:tracking                # builds Lapis, runs MLflow then Lapis, updates this file (~10 min)
-npm run bench:tracking -- --no-write  # print only
-npm run bench:tracking -- --profile   # also CPU-profile the Lapis ingestion phase (node --cpu-prof)
-npm run bench:tracking -- --runs 10000 --no-build   # a quicker, smaller run
-\`\`\`
-
-The MLflow server comes from the cached virtualenv of \`scripts/python-test-env.sh\` (the pinned
-\`test/python/requirements.txt\`); working files go to \`bench/.work/\` (git-ignored). Each run replaces
-the \`## Tracking\` section below. Numbers move with the machine and whatever else runs on it: compare
-runs from the same machine only.
-`;
+  // The same header as the other benches' (bench/auth): whichever runs first creates the file.
+  const header = '# Benchmarks\n\nMeasured on one machine with the scripts in `bench/`; each section says how it was run and can be regenerated with its npm script.\n';
   let text = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : header;
   const start = text.search(/^## Tracking\b.*$/m);
   if (start >= 0) {
@@ -729,13 +720,11 @@ async function main(): Promise<void> {
   const { rows: table, failed } = rows(lapis, mlflow);
   const profileTargets = new Set<'ingest' | 'search' | 'history'>(failed.filter((f): f is 'ingest' | 'search' | 'history' => f !== 'rss'));
   if (OPTS.profile) profileTargets.add('ingest');
-  let profileText = '';
   for (const phase of profileTargets) {
     log(`Profiling Lapis during the ${phase} phase (node --cpu-prof)`);
     const prof = await profileLapis(phase, lapisRun);
-    const lines = prof.top.map((t, i) => `${String(i + 1).padStart(2)}. ${fmt(t.share * 100, 1).padStart(5)}%  ${fmt(t.ms).padStart(6)} ms  ${t.fn}  ${t.where}`);
+    const lines = prof.top.map((t, i) => `${String(i + 1).padStart(2)}. ${fmt(t.share * 100, 1).padStart(5)}%  ${fmt(t.ms).padStart(6)} ms  ${t.fn.length > 60 ? `${t.fn.slice(0, 57)}...` : t.fn}  ${t.where}`);
     console.log(`\nTop self time, Lapis ${phase} phase (${fmt(prof.busyMs)} ms busy on the main thread; ${prof.file}):\n${lines.join('\n')}`);
-    profileText += `\nTop self-time functions of the Lapis server during the ${phase} phase (\`node --cpu-prof\`, ${fmt(prof.busyMs)} ms busy):\n\n\`\`\`\n${lines.join('\n')}\n\`\`\`\n`;
   }
 
   const totalS = (performance.now() - started) / 1000;
@@ -749,7 +738,7 @@ async function main(): Promise<void> {
   console.log(`Whole bench: ${fmt(totalS / 60, 1)} min.`);
   writeFileSync(join(WORK, 'results.json'), JSON.stringify({ machine, config: CFG, runs: RUNS, lapis: { ...lapis, search: { ...lapis.search, names: undefined } }, mlflow: { ...mlflow, search: { ...mlflow.search, names: undefined } } }, null, 2));
   if (OPTS.write) {
-    writeDocs(docsSection(machine, table, lapis, mlflow, agreement, totalS, profileText));
+    writeDocs(docsSection(machine, table, lapis, mlflow, agreement, totalS, [...profileTargets]));
     log(`Wrote ${DOCS}`);
   }
 }

@@ -1,6 +1,8 @@
 import { codeFromMlflow, isErrorCode, LapisError, type ErrorCode } from '../core/errors.js';
 import type {
   ArtifactListing,
+  AssetVersion,
+  PlainAssetKind,
   AuditList,
   CreateTokenOptions,
   CreateUserOptions,
@@ -32,6 +34,8 @@ import type {
 
 export type * from './types.js';
 export { LapisError } from '../core/errors.js';
+import { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
+export { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
 
 /**
  * The typed TypeScript SDK of the native Lapis API (`/api/v1`). It uses nothing but `fetch`, so the
@@ -56,6 +60,10 @@ export interface RequestOptions {
   query?: Query;
   /** Sent as JSON. */
   body?: unknown;
+  /** Sent as is (bytes or a stream) instead of a JSON body; streams go out chunked. */
+  rawBody?: RequestInit['body'];
+  /** Extra request headers, e.g. `content-type` of a raw body. */
+  headers?: Record<string, string>;
   /** Prefix the path with `/workspaces/<workspace>` (default true). */
   scoped?: boolean;
   signal?: AbortSignal;
@@ -75,6 +83,13 @@ export class LapisClient {
   readonly roles: RolesApi;
   readonly roleAssignments: RoleAssignmentsApi;
   readonly audit: AuditApi;
+  /** Content-addressed uploads (the Node helper in `./upload.ts` streams files from disk). */
+  readonly content: ContentApi;
+  readonly data: AssetsApi;
+  readonly environments: AssetsApi;
+  readonly components: AssetsApi;
+  readonly models: ModelsApi;
+  readonly registries: RegistriesApi;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch | undefined;
 
@@ -93,6 +108,12 @@ export class LapisClient {
     this.roles = new RolesApi(this);
     this.roleAssignments = new RoleAssignmentsApi(this);
     this.audit = new AuditApi(this);
+    this.content = new ContentApi(this);
+    this.data = new AssetsApi(this, 'data');
+    this.environments = new AssetsApi(this, 'environment');
+    this.components = new AssetsApi(this, 'component');
+    this.models = new ModelsApi(this);
+    this.registries = new RegistriesApi(this);
   }
 
   /** Whether requests carry a token. */
@@ -113,6 +134,14 @@ export class LapisClient {
   /** The same server and credentials, another workspace. */
   withWorkspace(workspace: string): LapisClient {
     return new LapisClient({ url: this.url, workspace, ...(this.#token ? { token: this.#token } : {}), ...(this.#fetch ? { fetch: this.#fetch } : {}) });
+  }
+
+  /**
+   * Resolves any reference to a data asset, environment or component (`azureml:n:v`, `n@latest`,
+   * `azureml:n@latest`, `azureml://registries/<r>/<kind>/<n>/versions/<v>`) to its version.
+   */
+  async resolve(kind: PlainAssetKind, ref: string): Promise<AssetVersion> {
+    return this.request('GET', '/api/v1/resolve', { query: { kind, ref } });
   }
 
   async version(): Promise<VersionInfo> {
@@ -143,6 +172,7 @@ export class LapisClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    Object.assign(headers, opts.headers);
     const doFetch = this.#fetch ?? globalThis.fetch;
     let res: Response;
     try {
@@ -150,8 +180,10 @@ export class LapisClient {
         method,
         headers,
         ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        // A stream body needs half-duplex mode in Node's fetch.
+        ...(opts.rawBody !== undefined && opts.body === undefined ? { body: opts.rawBody, duplex: 'half' } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
-      });
+      } as RequestInit);
     } catch (err) {
       if (err instanceof Error && err.name === 'AbortError') throw err;
       throw unreachable(this.url, err);

@@ -313,3 +313,141 @@ export interface CreateUserOptions {
   admin?: boolean;
   displayName?: string;
 }
+
+// ---- assets: data, environments, components, models, registries ---------------------------------
+
+/** The asset kinds with plain versioned specs (models live in the MLflow registry). */
+export type PlainAssetKind = 'data' | 'environment' | 'component';
+
+/** A data asset, environment or component version. Versions are immutable. */
+export interface AssetVersion {
+  kind: PlainAssetKind;
+  name: string;
+  version: string;
+  description?: string;
+  tags: Record<string, string>;
+  /** The spec as created (defaults applied, `version` filled in). */
+  spec: Record<string, unknown>;
+  /** Hash of the uploaded files (data folder, code snapshot, build context), if any. */
+  content_hash?: string;
+  /** Hash of what the asset does (for environments: image + conda + build + python). */
+  spec_hash: string;
+  created_at: number;
+  created_by: string;
+  archived: boolean;
+  /** A workspace name, or `registry/<name>`. */
+  scope: string;
+  /** `azureml:<name>:<version>`, or `azureml://registries/<r>/<kind>/<name>/versions/<v>`. */
+  reference: string;
+  /** For versions shared to a registry: where they came from. */
+  lineage?: { shared_from?: { workspace: string; name: string; version: string }; lineage?: unknown } | null;
+}
+
+/** A model version (the MLflow registry's view, plus the Azure ML fields). */
+export interface ModelVersion {
+  name: string;
+  version: string;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  user_id?: string;
+  current_stage: string;
+  description?: string;
+  source: string;
+  run_id?: string;
+  status: string;
+  status_message?: string;
+  tags: KeyValue[];
+  run_link?: string;
+  aliases: string[];
+  model_id?: string;
+  /** custom_model, mlflow_model or triton_model. */
+  model_type?: string;
+  archived?: boolean;
+  /** The where-from snapshot of a version shared to a registry; with `show --lineage`, the whole graph. */
+  lineage?: unknown;
+}
+
+export interface RegisteredModel {
+  name: string;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  user_id?: string;
+  description?: string;
+  latest_versions: ModelVersion[];
+  tags: KeyValue[];
+  aliases: { alias: string; version: string }[];
+}
+
+export interface LineageNode {
+  id: string;
+  kind: 'model_version' | 'run' | 'experiment' | 'logged_model' | 'dataset' | 'data' | 'environment' | 'code' | 'registry_model' | 'deployment';
+  label: string;
+  ref?: string;
+}
+
+/** Where a model version came from: edges point from a node to what it came from. */
+export interface LineageGraph {
+  root: string;
+  nodes: LineageNode[];
+  edges: { from: string; to: string; kind: string }[];
+}
+
+export interface AssetFile {
+  /** `/`-separated, relative to the asset's root. */
+  path: string;
+  size: number;
+  sha256?: string;
+}
+
+export interface AssetFileList {
+  files: AssetFile[];
+}
+
+/** One file of a content upload, as the manifest lists it. */
+export interface ContentFile {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface ContentStatus {
+  exists: boolean;
+  /** When it exists: how many files, and their total size. */
+  files?: number;
+  size?: number;
+}
+
+export interface ContentCommit {
+  hash: string;
+  size: number;
+  files: number;
+}
+
+export interface Registry {
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+export interface RegistryList {
+  registries: Registry[];
+}
+
+/** Where a call works: the client's workspace, or a registry. */
+export interface ScopeOptions {
+  registry?: string;
+}
+
+export interface ListAssetsOptions extends ScopeOptions {
+  /** Every version of this name (newest first); without it, the latest version of each name. */
+  name?: string;
+  includeArchived?: boolean;
+}
+
+export interface ShareOptions {
+  /** The registry to copy to. */
+  registry: string;
+  /** Name and version in the registry; the source's by default. */
+  shareWithName?: string;
+  shareWithVersion?: string;
+}

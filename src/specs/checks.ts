@@ -54,27 +54,26 @@ function portNames(ports: Obj, section: 'inputs' | 'outputs'): Issue[] {
 
 const NUMERIC = new Set(['number', 'integer']);
 
-/** Why `value` does not fit an input of `type`, or undefined if it does. */
+/** What an input of `type` needs instead of `value`, or undefined if `value` fits. */
 function misfit(type: string, value: unknown): string | undefined {
-  switch (type) {
-    case 'number':
-      return typeof value === 'number' ? undefined : 'a number';
-    case 'integer':
-      return Number.isInteger(value) ? undefined : 'an integer';
-    case 'boolean':
-      return typeof value === 'boolean' ? undefined : 'true or false';
-    default:
-      // Strings, and paths/URIs for data and model inputs.
-      return typeof value === 'string' ? undefined : `a string (quote it: default: "${String(value)}")`;
-  }
+  const fits =
+    type === 'number' ? typeof value === 'number'
+    : type === 'integer' ? Number.isInteger(value)
+    : type === 'boolean' ? typeof value === 'boolean'
+    : typeof value === 'string'; // strings, and paths/URIs for data and model inputs
+  if (fits) return undefined;
+  const wanted = type === 'number' ? 'a number' : type === 'integer' ? 'an integer' : type === 'boolean' ? 'true or false' : 'a string';
+  const article = type === 'integer' ? 'an' : 'a';
+  const quote = wanted === 'a string' && value !== null && typeof value !== 'object' ? `; quote it: default: "${String(value)}"` : '';
+  return `must be ${wanted} for ${article} ${type} input (got ${shown(value)})${quote}`;
 }
 
 function defaultIssues(input: Obj, type: string, path: string[]): Issue[] {
   const value = input.default;
   if (value === undefined) return [];
   const at = [...path, 'default'];
-  const wanted = misfit(type, value);
-  if (wanted) return [{ path: at, message: `must be ${wanted} for a ${type} input${value === null ? ' (got nothing)' : ` (got ${shown(value)})`}` }];
+  const wrongType = misfit(type, value);
+  if (wrongType) return [{ path: at, message: wrongType }];
   const issues: Issue[] = [];
   if (typeof value === 'number' && typeof input.min === 'number' && value < input.min) {
     issues.push({ path: at, message: `${value} is below min ${input.min}; raise the default or lower min` });

@@ -75,6 +75,8 @@ function normalise<K extends SpecKind>(kind: K, valid: Obj): SpecOf<K> {
   const spec = Value.Default(schemaFor(kind), structuredClone(withoutIgnoredKeys(valid))) as Obj;
   stringify(spec, ['version', 'python'], ['tags', 'properties']);
   if (isObj(spec.environment)) stringify(spec.environment, ['python'], ['tags']);
+  // Value.Default does not reach into Record values, so input defaults are applied here.
+  if (isObj(spec.inputs)) for (const input of Object.values(spec.inputs)) if (isObj(input)) input.optional ??= false;
   return spec as SpecOf<K>;
 }
 
@@ -225,7 +227,8 @@ function specErrors(file: string, located: Located[]): LapisError {
 export function loadSpec<K extends SpecKind>(kind: K, text: string, opts: LoadOptions = {}): SpecOf<K> {
   const file = opts.file ?? '<spec>';
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // merge: Azure ML reads YAML with PyYAML, where `<<: *anchor` merge keys work.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true });
   const { overrides, issues: setIssues } = applyOverrides(doc, opts.set ?? []);
   // Bad --set arguments come from the command line, not the file: no line, listed last.
   const badSet: Located[] = setIssues.map((issue) => ({ path: displayPath(issue.path), message: issue.message, sortKey: Infinity }));

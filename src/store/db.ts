@@ -52,6 +52,8 @@ function openSqlite(uri: string): { db: Db; dialect: Dialect } {
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
   raw.pragma('cache_size = -65536');
+  // Reads of a large database go through the OS page cache without a copy per page.
+  raw.pragma('mmap_size = 1073741824');
   raw.pragma('temp_store = MEMORY');
   // MLflow's LIKE is case-sensitive (ILIKE is the insensitive one); SQLite's LIKE is not by default.
   raw.pragma('case_sensitive_like = ON');

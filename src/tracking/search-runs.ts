@@ -76,18 +76,55 @@ function orderSql(o: OrderBy, i: number): { join: RawBuilder<unknown> | undefine
   };
 }
 
+/** A clause that an index can answer by itself, so it can drive the search instead of the run table. */
+function drivable(c: Clause): { table: 'latest_metrics' | 'params' | 'tags' } | undefined {
+  const { type } = c.identifier;
+  if (type === 'metric') return { table: 'latest_metrics' };
+  if ((type === 'param' || type === 'tag') && (c.comparator === '=' || c.comparator === 'LIKE')) return { table: type === 'param' ? 'params' : 'tags' };
+  return undefined;
+}
+
+const DRIVER_CAP = 20_000;
+
+/**
+ * Picks the most selective indexable clause to drive the query: walking 10,000 index entries of
+ * `params.p = 'v'` beats probing 100,000 runs. Each candidate is counted through its covering
+ * index, capped, which costs a few milliseconds; none under the cap means scanning runs is best.
+ */
+async function pickDriver(database: Database, clauses: Clause[]): Promise<number | undefined> {
+  let best: { index: number; count: number } | undefined;
+  for (const [index, c] of clauses.entries()) {
+    const d = drivable(c);
+    if (!d) continue;
+    const nan = d.table === 'latest_metrics' ? sql` and is_nan = 0` : sql``;
+    const { rows } = await sql<{ n: number }>`select count(*) as n from (select 1 from ${sql.table(d.table)} where key = ${c.identifier.key}${nan} and ${compare(sql.ref('value'), c.comparator, c.value, database.dialect)} limit ${DRIVER_CAP})`.execute(database.db);
+    const count = Number(rows[0]?.n ?? DRIVER_CAP);
+    if (count < DRIVER_CAP && (!best || count < best.count)) best = { index, count };
+  }
+  return best?.index;
+}
+
 export async function searchRuns(database: Database, ws: Workspace, req: SearchRunsRequest): Promise<{ runs: RunView[]; nextPageToken: string | undefined }> {
   const { offset } = decodePageToken(req.pageToken);
   const clauses = parseFilter('runs', req.filter);
   const orders = parseOrderBys('runs', req.orderBy);
   if (req.experimentIds.length === 0) return { runs: [], nextPageToken: undefined };
-  const conditions = clauses.map((c, i) => clauseSql(c, i, database));
+  const driverIndex = await pickDriver(database, clauses);
+  let from = sql`runs r`;
+  if (driverIndex !== undefined) {
+    const c = clauses[driverIndex] as Clause;
+    const table = (drivable(c) as { table: string }).table;
+    const nan = table === 'latest_metrics' ? sql` and d.is_nan = 0` : sql``;
+    // CROSS JOIN fixes the join order in SQLite: the driver's index first, then runs by primary key.
+    from = sql`${sql.table(table)} d cross join runs r on r.run_uuid = d.run_uuid and d.key = ${c.identifier.key}${nan} and ${compare(sql.ref('d.value'), c.comparator, c.value, database.dialect)}`;
+  }
+  const conditions = clauses.flatMap((c, i) => (i === driverIndex ? [] : [clauseSql(c, i, database)]));
   const orderParts = orders.map((o, i) => orderSql(o, i));
   const joins = orderParts.flatMap((p) => (p.join ? [p.join] : []));
   const orderBy = [...orderParts.flatMap((p) => p.order), sql`r.start_time desc`, sql`r.run_uuid asc`];
   const stages = viewTypeStages(req.viewType);
   const query = sql<RunTable>`
-    select r.* from runs r ${sql.join(joins, sql` `)}
+    select r.* from ${from} ${sql.join(joins, sql` `)}
     where r.workspace = ${ws.name}
       and r.experiment_id in (${sql.join(req.experimentIds)})
       and r.lifecycle_stage in (${sql.join(stages)})
