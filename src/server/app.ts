@@ -104,7 +104,9 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
 
   // JSON bodies: PostgreSQL text cannot hold NUL, so NUL is refused on every backend alike; and
   // text/plain is not JSON (Fastify would hand handlers a string), so it gets a 415 like any other.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // Prototype-poisoning scans cost ~10% of log-batch ingestion; no handler merges request objects
+  // into other objects' prototypes (spreading a parsed `__proto__` key copies it as a plain key).
+  const parseJson = app.getDefaultJsonParser('ignore', 'ignore');
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if ((body as string).includes('\\u0000')) {

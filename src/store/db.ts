@@ -15,13 +15,18 @@ export interface Database {
   readonly db: Db;
   readonly dialect: Dialect;
   readonly uri: string;
+  /**
+   * SQLite only: the connection under Kysely, for hot paths that run one prepared statement many
+   * times. Safe inside a Kysely transaction: the connection is single, and calls are synchronous.
+   */
+  readonly sqlite?: BetterSqlite3.Database;
   close(): Promise<void>;
 }
 
 /** Opens the metadata database named by URI and brings its schema to the latest migration. */
 export async function openDatabase(uri: string): Promise<Database> {
-  const { db, dialect } = uri.startsWith('sqlite:') ? openSqlite(uri) : openPostgres(uri);
-  const database: Database = { db, dialect, uri, close: () => db.destroy() };
+  const { db, dialect, sqlite } = uri.startsWith('sqlite:') ? openSqlite(uri) : openPostgres(uri);
+  const database: Database = { db, dialect, uri, ...(sqlite ? { sqlite } : {}), close: () => db.destroy() };
   try {
     await migrate(database);
   } catch (err) {
@@ -41,7 +46,7 @@ function sqlitePath(uri: string): string {
   return path;
 }
 
-function openSqlite(uri: string): { db: Db; dialect: Dialect } {
+function openSqlite(uri: string): { db: Db; dialect: Dialect; sqlite: BetterSqlite3.Database } {
   const path = sqlitePath(uri);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const raw = new BetterSqlite3(path);
@@ -58,7 +63,7 @@ function openSqlite(uri: string): { db: Db; dialect: Dialect } {
   // MLflow's LIKE is case-sensitive (ILIKE is the insensitive one); SQLite's LIKE is not by default.
   raw.pragma('case_sensitive_like = ON');
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
-  return { db, dialect: 'sqlite' };
+  return { db, dialect: 'sqlite', sqlite: raw };
 }
 
 /**
@@ -89,7 +94,7 @@ function withStatementCache(raw: BetterSqlite3.Database): BetterSqlite3.Database
   });
 }
 
-function openPostgres(uri: string): { db: Db; dialect: Dialect } {
+function openPostgres(uri: string): { db: Db; dialect: Dialect; sqlite?: undefined } {
   // BIGINT columns hold epoch-ms timestamps and ids; they fit a JS number exactly.
   pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
   const pool = new pg.Pool({ connectionString: uri.replace(/^postgres:/, 'postgresql:'), max: 10 });

@@ -342,14 +342,27 @@ const assets: Up = async (db) => {
 };
 
 /**
- * Covering indexes that let an equality filter on a param or tag drive a run search. SQLite only:
- * PostgreSQL's b-tree refuses entries over ~2.7 kB (values may be 8 kB), and its planner, with
- * statistics, already orders such joins well.
+ * Search indexes (SQLite only: PostgreSQL's b-tree refuses entries over ~2.7 kB, values may be
+ * 8 kB, and its planner, with statistics, already orders such joins well):
+ * - params/tags (key, value, run_uuid): an equality filter walks its index instead of all runs;
+ * - latest_metrics (key, is_nan, value, run_uuid): a metric range is one index range, no row reads;
+ * - runs keyed by run_uuid WITHOUT ROWID: each run found from an index costs one lookup, not two.
  */
 const searchIndexes: Up = async (db, dialect) => {
   if (dialect !== 'sqlite') return;
   await db.schema.createIndex('params_key_value').on('params').columns(['key', 'value', 'run_uuid']).execute();
   await db.schema.createIndex('tags_key_value').on('tags').columns(['key', 'value', 'run_uuid']).execute();
+  await db.schema.dropIndex('latest_metrics_key_value').execute();
+  await db.schema.createIndex('latest_metrics_key_value').on('latest_metrics').columns(['key', 'is_nan', 'value', 'run_uuid']).execute();
+  await sql`create table runs_v2 (
+    run_uuid varchar(32) primary key, workspace varchar(64) not null, experiment_id bigint not null,
+    name varchar(250) not null, user_id varchar(256) not null, status varchar(16) not null,
+    start_time bigint not null, end_time bigint, lifecycle_stage varchar(32) not null,
+    artifact_uri text not null, deleted_time bigint) without rowid`.execute(db);
+  await sql`insert into runs_v2 select run_uuid, workspace, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri, deleted_time from runs`.execute(db);
+  await sql`drop table runs`.execute(db);
+  await sql`alter table runs_v2 rename to runs`.execute(db);
+  await db.schema.createIndex('runs_experiment_start').on('runs').columns(['experiment_id', 'lifecycle_stage', 'start_time']).execute();
 };
 
 const MIGRATIONS: Record<string, Up> = {

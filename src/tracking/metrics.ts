@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import { invalid } from '../core/errors.js';
 import { decodePageToken, paginate } from '../core/pagination.js';
 import type { Database } from '../store/db.js';
@@ -36,6 +37,42 @@ export class MetricService {
       nextPageToken: page.nextPageToken,
     };
   }
+
+  /**
+   * The whole history of one metric as a ready JSON body `{"metrics":[…]}`. A 100,000-step history
+   * is 8 MB of JSON: reading row arrays from one range scan and serialising once, without the
+   * query builder's row objects or a schema-less reply serialiser, keeps it fast.
+   */
+  async historyJson(ws: Workspace, runId: unknown, metricKey: unknown): Promise<string> {
+    const run = await this.#runs.findRow(ws, runId);
+    const key = checkKey('Metric', metricKey);
+    let rows: [number, number, number, number][];
+    if (this.#database.sqlite) {
+      // The primary key is (run_uuid, key, step, timestamp, value, is_nan): this is one range scan, already in order.
+      this.#historyStmt ??= this.#database.sqlite.prepare('select step, timestamp, value, is_nan from metrics where run_uuid = ? and key = ? order by step, timestamp, value').raw(true);
+      rows = this.#historyStmt.all(run.run_uuid, key) as [number, number, number, number][];
+    } else {
+      const objects = await this.#database.db
+        .selectFrom('metrics')
+        .select(['step', 'timestamp', 'value', 'is_nan'])
+        .where('run_uuid', '=', run.run_uuid)
+        .where('key', '=', key)
+        .orderBy('step')
+        .orderBy('timestamp')
+        .orderBy('value')
+        .execute();
+      rows = objects.map((o) => [Number(o.step), Number(o.timestamp), o.value, o.is_nan]);
+    }
+    // V8 serialises arrays of same-shaped plain objects faster than any string building here.
+    const metrics = new Array<MetricView>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [step, timestamp, value, isNan] = rows[i] as [number, number, number, number];
+      metrics[i] = { key, value: isNan || !Number.isFinite(value) ? jsonNumber(value, isNan) : value, timestamp, step };
+    }
+    return JSON.stringify({ metrics });
+  }
+
+  #historyStmt: Statement | undefined;
 
   /**
    * Down-sampled histories for charts: per run, up to max_results evenly spaced steps in the

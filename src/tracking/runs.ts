@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { now } from '../core/clock.js';
 import { invalid, notFound } from '../core/errors.js';
 import { newRunId, RUN_ID_PATTERN } from '../core/ids.js';
+import type { Statement } from 'better-sqlite3';
 import { insertRows, type Database, type Tx } from '../store/db.js';
 import type { RunTable } from '../store/schema.js';
 import type { Workspace } from '../workspaces/service.js';
@@ -66,6 +67,11 @@ export function parseMetric(raw: unknown, index?: number): MetricInput {
     datasetDigest: optionalString('dataset_digest', m.dataset_digest) || undefined,
   };
 }
+
+/** The latest value per key wins by (step, timestamp, value), MLflow's order. */
+const LATEST_WINS =
+  'excluded.step > latest_metrics.step or (excluded.step = latest_metrics.step and (excluded.timestamp > latest_metrics.timestamp or ' +
+  '(excluded.timestamp = latest_metrics.timestamp and excluded.value > latest_metrics.value)))';
 
 export class RunService {
   readonly #database: Database;
@@ -245,22 +251,27 @@ export class RunService {
       const isNan = Number.isNaN(m.value) ? 1 : 0;
       return [runId, m.key, m.step, m.timestamp, isNan ? 0 : m.value, isNan, m.modelId ?? null, m.datasetName ?? null, m.datasetDigest ?? null];
     });
-    await insertRows(tx, dialect, 'metrics', ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan', 'model_id', 'dataset_name', 'dataset_digest'], rows, {
-      ignore: ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan'],
-    });
-    // The latest value per key wins by (step, timestamp, value), MLflow's order; one upsert per key.
     const latest = new Map<string, (typeof rows)[number]>();
     for (const r of rows) {
       const prev = latest.get(r[1] as string);
       if (!prev || newer(r, prev)) latest.set(r[1] as string, r);
     }
-    await insertRows(tx, dialect, 'latest_metrics', ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan'], [...latest.values()].map((r) => r.slice(0, 6)), {
-      keys: ['run_uuid', 'key'],
-      update: ['step', 'timestamp', 'value', 'is_nan'],
-      where:
-        'excluded.step > latest_metrics.step or (excluded.step = latest_metrics.step and (excluded.timestamp > latest_metrics.timestamp or ' +
-        '(excluded.timestamp = latest_metrics.timestamp and excluded.value > latest_metrics.value)))',
-    });
+    const latestRows = [...latest.values()].map((r) => r.slice(0, 6));
+    if (this.#database.sqlite) {
+      // SQLite hot path: one prepared statement run per row beats a 1,000-row VALUES list.
+      const { insertMetric, upsertLatest } = this.#sqliteStatements(this.#database.sqlite);
+      for (const r of rows) insertMetric.run(r);
+      for (const r of latestRows) upsertLatest.run(r);
+    } else {
+      await insertRows(tx, dialect, 'metrics', ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan', 'model_id', 'dataset_name', 'dataset_digest'], rows, {
+        ignore: ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan'],
+      });
+      await insertRows(tx, dialect, 'latest_metrics', ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan'], latestRows, {
+        keys: ['run_uuid', 'key'],
+        update: ['step', 'timestamp', 'value', 'is_nan'],
+        where: LATEST_WINS,
+      });
+    }
     const modelRows = metrics.filter((m) => m.modelId);
     if (modelRows.length > 0) {
       // A metric may only be attached to a logged model of the run's own workspace.
@@ -280,6 +291,22 @@ export class RunService {
         { ignore: ['model_id', 'key', 'step', 'timestamp', 'run_id'] },
       );
     }
+  }
+
+  #statements: { insertMetric: Statement; upsertLatest: Statement } | undefined;
+
+  #sqliteStatements(raw: NonNullable<Database['sqlite']>): { insertMetric: Statement; upsertLatest: Statement } {
+    this.#statements ??= {
+      insertMetric: raw.prepare(
+        'insert into metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) values (?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+          'on conflict (run_uuid, key, step, timestamp, value, is_nan) do nothing',
+      ),
+      upsertLatest: raw.prepare(
+        'insert into latest_metrics (run_uuid, key, step, timestamp, value, is_nan) values (?, ?, ?, ?, ?, ?) ' +
+          `on conflict (run_uuid, key) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan where ${LATEST_WINS}`,
+      ),
+    };
+    return this.#statements;
   }
 
   async setTag(ws: Workspace, runId: unknown, key: unknown, value: unknown): Promise<void> {

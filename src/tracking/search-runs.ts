@@ -93,13 +93,16 @@ const DRIVER_CAP = 20_000;
  */
 async function pickDriver(database: Database, clauses: Clause[]): Promise<number | undefined> {
   let best: { index: number; count: number } | undefined;
-  for (const [index, c] of clauses.entries()) {
-    const d = drivable(c);
-    if (!d) continue;
+  // Equality on params/tags first: usually the most selective, and cheapest to count.
+  const candidates = [...clauses.entries()].filter(([, c]) => drivable(c)).sort(([, a], [, b]) => Number(a.identifier.type === 'metric') - Number(b.identifier.type === 'metric'));
+  for (const [index, c] of candidates) {
+    const d = drivable(c) as { table: string };
     const nan = d.table === 'latest_metrics' ? sql` and is_nan = 0` : sql``;
-    const { rows } = await sql<{ n: number }>`select count(*) as n from (select 1 from ${sql.table(d.table)} where key = ${c.identifier.key}${nan} and ${compare(sql.ref('value'), c.comparator, c.value, database.dialect)} limit ${DRIVER_CAP})`.execute(database.db);
-    const count = Number(rows[0]?.n ?? DRIVER_CAP);
-    if (count < DRIVER_CAP && (!best || count < best.count)) best = { index, count };
+    // Counting stops at the best count so far: a worse candidate costs no more than the best.
+    const cap = best ? best.count : DRIVER_CAP;
+    const { rows } = await sql<{ n: number }>`select count(*) as n from (select 1 as one from ${sql.table(d.table)} where key = ${c.identifier.key}${nan} and ${compare(sql.ref('value'), c.comparator, c.value, database.dialect)} limit ${cap}) as candidates`.execute(database.db);
+    const count = Number(rows[0]?.n ?? cap);
+    if (count < cap) best = { index, count };
   }
   return best?.index;
 }
@@ -109,7 +112,8 @@ export async function searchRuns(database: Database, ws: Workspace, req: SearchR
   const clauses = parseFilter('runs', req.filter);
   const orders = parseOrderBys('runs', req.orderBy);
   if (req.experimentIds.length === 0) return { runs: [], nextPageToken: undefined };
-  const driverIndex = await pickDriver(database, clauses);
+  // PostgreSQL's planner, with statistics, orders these joins itself; SQLite's needs the hint.
+  const driverIndex = database.dialect === 'sqlite' ? await pickDriver(database, clauses) : undefined;
   let from = sql`runs r`;
   if (driverIndex !== undefined) {
     const c = clauses[driverIndex] as Clause;

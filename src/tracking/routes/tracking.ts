@@ -111,7 +111,10 @@ export function trackingRoutes(app: FastifyInstance, t: Tracking): void {
   });
 
   // Metric histories
-  rpc(app, 'GET', '/metrics/get-history', 'runs/read', async (ws, i) => {
+  rpc(app, 'GET', '/metrics/get-history', 'runs/read', async (ws, i, _req, reply) => {
+    if (i.max_results === undefined && i.page_token === undefined) {
+      return reply.type('application/json; charset=utf-8').send(await t.metrics.historyJson(ws, runId(i), i.metric_key));
+    }
     const max = i.max_results === undefined ? undefined : maxResults('max_results', i.max_results, 25_000, 1_000_000);
     const res = await t.metrics.history(ws, runId(i), i.metric_key, max, optionalString('page_token', i.page_token));
     return res.nextPageToken ? { metrics: res.metrics, next_page_token: res.nextPageToken } : { metrics: res.metrics };
