@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { LapisError } from '../core/errors.js';
 
 /**
@@ -17,6 +18,7 @@ export class SecretBox {
   static load(envKey: string | undefined, keyFile: string): SecretBox {
     if (envKey) return new SecretBox(Buffer.from(envKey, 'base64'));
     if (!existsSync(keyFile)) {
+      mkdirSync(dirname(keyFile), { recursive: true });
       writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
     }
     chmodSync(keyFile, 0o600);

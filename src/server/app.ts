@@ -18,6 +18,8 @@ import { AuditLog } from '../auth/audit.js';
 import { authRoutes } from '../auth/routes.js';
 import { AuthService } from '../auth/service.js';
 import { RateLimiter } from '../auth/throttle.js';
+import { SecretBox } from '../auth/secrets.js';
+import { join } from 'node:path';
 import { countWorkspaceResources, purgeWorkspace } from '../tracking/purge.js';
 import { registerAccess } from './access.js';
 import { ModelRegistry } from '../registry/model-registry.js';
@@ -38,6 +40,8 @@ export interface LapisServer {
   readonly workspaces: WorkspaceService;
   readonly auth: AuthService;
   readonly audit: AuditLog;
+  /** Seals secrets at rest (datastore and endpoint keys) under the server key. */
+  readonly secrets: SecretBox;
   /** Every registered route and the action it declares (the permission matrix is built from it). */
   readonly routes: readonly { method: string; url: string; action: string }[];
   /** Set on the first start with authentication on: the admin token, to be shown once. */
@@ -82,6 +86,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   const content = new ContentStore(database, blobs);
   const assets = new AssetService(database, content);
   const auth = new AuthService(database);
+  const secrets = SecretBox.load(process.env.LAPIS_SERVER_KEY, join(config.dataDir, 'server.key'));
   const bootstrapToken = config.auth === 'on' ? await bootstrapAdmin(auth) : undefined;
 
   const app = Fastify({
@@ -206,6 +211,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     workspaces,
     auth,
     audit,
+    secrets,
     routes,
     bootstrapToken,
     async close() {
