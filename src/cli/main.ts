@@ -2,11 +2,14 @@
 import { Command } from 'commander';
 import { LapisError } from '../core/errors.js';
 import { LAPIS_VERSION } from '../server/version.js';
+import { assetCommands } from './asset.js';
 import { auditCommand } from './audit.js';
 import { lastTokenSource } from './context.js';
 import { experimentCommand } from './experiment.js';
 import { loginCommands } from './login.js';
+import { modelCommand } from './model.js';
 import { exitCodeOf, note, reportError } from './output.js';
+import { registryCommand } from './registry.js';
 import { roleCommand } from './role.js';
 import { runCommand } from './run.js';
 import { serverCommand } from './server.js';
@@ -18,11 +21,16 @@ const program = new Command();
 program.name('lapis').description('Lapis: self-hosted MLOps — tracking, registry, jobs, endpoints').version(LAPIS_VERSION);
 // Parse errors throw (after commander prints them) so they get the same exit codes as the rest.
 program.exitOverride();
+// Options after a command belong to it: `lapis data show --version 2` is the asset's version, not the CLI's.
+program.enablePositionalOptions();
 serverCommand(program);
 loginCommands(program);
 workspaceCommand(program);
 experimentCommand(program);
 runCommand(program);
+assetCommands(program);
+modelCommand(program);
+registryCommand(program);
 tokenCommand(program);
 userCommands(program);
 roleCommand(program);

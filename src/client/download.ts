@@ -10,7 +10,7 @@ import type { LapisClient } from './index.js';
 import type { ArtifactEntry } from './types.js';
 
 /**
- * Downloads run artifacts to disk (Node only: the rest of the SDK runs in browsers too). Bytes
+ * Downloads run artifacts and asset files to disk (Node only: the rest of the SDK runs in browsers too). Bytes
  * stream from the socket to a temporary file beside the target, renamed into place once complete,
  * so an interrupted download never leaves a truncated file under the real name.
  */
@@ -69,6 +69,23 @@ export async function downloadArtifacts(client: LapisClient, runId: string, opts
   opts.onProgress?.({ ...progress });
   if (isDir) await mkdir(result.local_path, { recursive: true });
 
+  const done = await downloadPlanned(planned, (path, signal) => client.runs.openArtifact(runId, path, { signal }), progress, opts);
+  result.files = done.files;
+  result.bytes = done.bytes;
+  return result;
+}
+
+type Opener = (path: string, signal: AbortSignal) => Promise<Response>;
+
+/** Downloads planned files, `concurrency` at a time; the first failure stops the rest and is thrown. */
+async function downloadPlanned(
+  planned: { path: string; size: number; local: string }[],
+  open: Opener,
+  progress: DownloadProgress,
+  opts: { concurrency?: number; onProgress?: (progress: DownloadProgress) => void; signal?: AbortSignal },
+): Promise<{ files: DownloadedFile[]; bytes: number }> {
+  const files: DownloadedFile[] = [];
+  let bytes = 0;
   const controller = new AbortController();
   const stop = (): void => controller.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', stop, { once: true });
@@ -78,14 +95,14 @@ export async function downloadArtifacts(client: LapisClient, runId: string, opts
     while (failure === undefined && !controller.signal.aborted && next < planned.length) {
       const file = planned[next++] as (typeof planned)[number];
       try {
-        const size = await downloadOne(client, runId, file.path, file.local, controller.signal, (n) => {
+        const size = await downloadOne(open, file.path, file.local, controller.signal, (n) => {
           progress.bytes += n;
           opts.onProgress?.({ ...progress });
         });
         progress.files += 1;
         opts.onProgress?.({ ...progress });
-        result.files.push({ path: file.path, local_path: file.local, size });
-        result.bytes += size;
+        files.push({ path: file.path, local_path: file.local, size });
+        bytes += size;
       } catch (err) {
         if (failure === undefined) failure = err;
         controller.abort();
@@ -100,8 +117,8 @@ export async function downloadArtifacts(client: LapisClient, runId: string, opts
   }
   if (failure !== undefined) throw failure;
   opts.signal?.throwIfAborted();
-  result.files.sort((a, b) => a.path.localeCompare(b.path));
-  return result;
+  files.sort((a, b) => a.path.localeCompare(b.path));
+  return { files, bytes };
 }
 
 /** A directory's files (recursively), or the one file `path` names. */
@@ -118,17 +135,61 @@ async function filesToDownload(client: LapisClient, runId: string, path: string)
 }
 
 /** The local path of an artifact path; refuses one that would land outside `dest`. */
-function localPath(dest: string, artifactPath: string): string {
+function localPath(dest: string, artifactPath: string, what = 'Artifact path'): string {
   const local = resolve(dest, ...artifactPath.split('/'));
   const rel = relative(dest, local);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-    throw new LapisError('INVALID_ARGUMENT', `Artifact path '${artifactPath}' does not stay inside the destination folder ${dest}.`);
+    throw new LapisError('INVALID_ARGUMENT', `${what} '${artifactPath}' does not stay inside the destination folder ${dest}.`);
   }
   return local;
 }
 
-async function downloadOne(client: LapisClient, runId: string, path: string, local: string, signal: AbortSignal, onBytes: (n: number) => void): Promise<number> {
-  const res = await client.runs.openArtifact(runId, path, { signal });
+// ------------------------------------------------------------------ asset files
+
+export type DownloadableKind = 'data' | 'environment' | 'component' | 'model';
+
+export interface AssetDownloadResult {
+  kind: DownloadableKind;
+  name: string;
+  version: string;
+  registry?: string;
+  /** The folder the files went to: `<dest>/<name>`. */
+  local_path: string;
+  files: DownloadedFile[];
+  bytes: number;
+}
+
+export interface AssetDownloadOptions {
+  /** Download from this registry instead of the client's workspace. */
+  registry?: string;
+  /** Local folder; the files land in `<dest>/<name>/`, as `az ml … download` puts them. Default: the current folder. */
+  dest?: string;
+  concurrency?: number;
+  onProgress?: (progress: DownloadProgress) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Downloads the files of a data asset, environment (build context), component (code snapshot) or
+ * model version (an explicit version: resolve `latest` first), each streamed to a temporary name
+ * and renamed into place once complete.
+ */
+export async function downloadAssetFiles(client: LapisClient, kind: DownloadableKind, name: string, version: string, opts: AssetDownloadOptions = {}): Promise<AssetDownloadResult> {
+  const scope = opts.registry ? { registry: opts.registry } : {};
+  const api = kind === 'model' ? client.models : kind === 'data' ? client.data : kind === 'environment' ? client.environments : client.components;
+  opts.signal?.throwIfAborted();
+  const { files } = await api.files(name, version, scope);
+  const folder = localPath(resolve(opts.dest ?? '.'), name, 'Asset name');
+  const planned = files.map((f) => ({ path: f.path, size: f.size, local: localPath(folder, f.path, 'File path') }));
+  const progress: DownloadProgress = { files: 0, totalFiles: planned.length, bytes: 0, totalBytes: planned.reduce((n, f) => n + f.size, 0) };
+  opts.onProgress?.({ ...progress });
+  await mkdir(folder, { recursive: true });
+  const done = await downloadPlanned(planned, (path, signal) => api.openFile(name, version, path, { ...scope, signal }), progress, opts);
+  return { kind, name, version, ...(opts.registry ? { registry: opts.registry } : {}), local_path: folder, files: done.files, bytes: done.bytes };
+}
+
+async function downloadOne(open: Opener, path: string, local: string, signal: AbortSignal, onBytes: (n: number) => void): Promise<number> {
+  const res = await open(path, signal);
   const header = res.headers.get('content-length');
   const expected = header === null ? undefined : Number(header);
   await mkdir(dirname(local), { recursive: true });

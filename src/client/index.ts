@@ -1,4 +1,5 @@
 import { codeFromMlflow, isErrorCode, LapisError, type ErrorCode } from '../core/errors.js';
+import { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
 import type {
   ArtifactListing,
   AssetVersion,
@@ -34,7 +35,6 @@ import type {
 
 export type * from './types.js';
 export { LapisError } from '../core/errors.js';
-import { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
 export { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
 
 /**

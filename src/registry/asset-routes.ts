@@ -214,7 +214,8 @@ export async function assetRoutes(app: FastifyInstance, deps: AssetRouteDeps): P
   for (const [verb, archived] of [['archive', true], ['restore', false]] as const) {
     app.post(`/api/v1/models/:name/versions/:version/${verb}`, { config: { action: 'models/write' }, schema: { summary: `${verb} a model version`, tags, params: ModelVersion, querystring: RegistryQuery } }, async (req) => {
       const p = req.params as { name: string; version: string };
-      return deps.registry.setArchived(scopeOf(await scopeFor(req, database)), p.name, p.version, archived);
+      const scope = await scopeFor(req, database);
+      return deps.registry.setArchived(scopeOf(scope), p.name, await versionOf(scope, p.name, p.version), archived);
     });
   }
   app.get('/api/v1/models/:name/versions/:version/files', { config: { action: 'models/read' }, schema: { summary: "List a model version's files", tags, params: ModelVersion, querystring: RegistryQuery } }, async (req) => {

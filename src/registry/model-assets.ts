@@ -20,6 +20,19 @@ export interface LineageGraph {
   edges: { from: string; to: string; kind: string }[];
 }
 
+const AZUREML_DATA = /^azureml:([^:@/]+)(?::([^\s:@]+))?$/;
+
+/** MLflow sends a dataset's source as JSON (`{"uri": "…"}`, `{"url": …}`, `{"path": …}`); older clients as a bare string. */
+function sourceUri(source: string): string {
+  try {
+    const parsed = JSON.parse(source) as Record<string, unknown>;
+    const uri = parsed.uri ?? parsed.url ?? parsed.path;
+    return typeof uri === 'string' ? uri : source;
+  } catch {
+    return source;
+  }
+}
+
 /** A scope handed to the registry services: a workspace, or a registry as `registry/<name>`. */
 export const scopeOf = (name: string): Workspace => ({ name, description: '', defaultExperimentId: -1, createdAt: 0 });
 
@@ -102,7 +115,9 @@ export class ModelAssets {
   async lineage(scope: Workspace, name: string, version: string): Promise<LineageGraph> {
     const mv = await this.#registry.getVersion(scope, name, version);
     const root = `model:${mv.name}:${mv.version}`;
-    const nodes = new Map<string, LineageNode>([[root, { id: root, kind: 'model_version', label: `${mv.name}:${mv.version}`, ref: `azureml:${mv.name}:${mv.version}` }]]);
+    const registry = scope.name.startsWith('registry/') ? scope.name.slice('registry/'.length) : undefined;
+    const ref = registry ? `azureml://registries/${registry}/models/${mv.name}/versions/${mv.version}` : `azureml:${mv.name}:${mv.version}`;
+    const nodes = new Map<string, LineageNode>([[root, { id: root, kind: 'model_version', label: `${mv.name}:${mv.version}`, ref }]]);
     const edges: LineageGraph['edges'] = [];
     const add = (node: LineageNode, from: string, kind: string): void => {
       nodes.set(node.id, node);
@@ -128,7 +143,7 @@ export class ModelAssets {
         if (exp) add({ id: `experiment:${exp.experiment_id}`, kind: 'experiment', label: exp.name, ref: exp.experiment_id }, runNode, 'in_experiment');
         for (const input of run.inputs.dataset_inputs) {
           const d = input.dataset;
-          const asset = /^azureml:([^:@]+)(?::(\S+))?$/.exec(d.source) ?? /^azureml:([^:@]+)(?::(\S+))?$/.exec(d.name);
+          const asset = AZUREML_DATA.exec(sourceUri(d.source)) ?? AZUREML_DATA.exec(d.name);
           const node: LineageNode = asset
             ? { id: `data:${asset[1]}:${asset[2] ?? 'latest'}`, kind: 'data', label: `${asset[1]}:${asset[2] ?? 'latest'}`, ref: `azureml:${asset[1]}:${asset[2] ?? 'latest'}` }
             : { id: `dataset:${d.name}@${d.digest}`, kind: 'dataset', label: d.name, ref: d.source };

@@ -196,12 +196,12 @@ export class ModelRegistry {
   }
 
   /** Resolves a version's source to the URI its files live at (MLflow's storage_location). */
-  async #storageLocation(ws: Workspace, source: string, runId: string | undefined, modelId: string | undefined): Promise<{ location: string; runId: string | undefined }> {
+  async #storageLocation(ws: Workspace, source: string, runId: string | undefined, modelId: string | undefined): Promise<{ location: string; runId: string | undefined; modelId?: string }> {
     const models = /^models:\/(m-[0-9a-f]{32})\/?$/.exec(source);
     if (models || (modelId && source.startsWith('models:/'))) {
       const id = models?.[1] ?? (modelId as string);
       const model = await this.#tracking.loggedModels.get(ws, id);
-      return { location: model.info.artifact_uri, runId: runId ?? model.info.source_run_id };
+      return { location: model.info.artifact_uri, runId: runId ?? model.info.source_run_id, modelId: id };
     }
     const named = /^models:\/([^/@]+)\/(\d+)$/.exec(source);
     if (named) {
@@ -211,6 +211,10 @@ export class ModelRegistry {
     const runs = /^runs:\/([0-9a-f]{32})\/(.*)$/.exec(source);
     if (runs) {
       const run = await this.#tracking.runs.findRow(ws, runs[1]);
+      // MLflow 3's log_model writes to the logged model, not the run: `runs:/<run>/model` names the
+      // run's logged model called `model` when there is one, as the MLflow client resolves it.
+      const logged = await this.#tracking.loggedModels.findByRun(ws, run.run_uuid, (runs[2] as string).replace(/\/+$/, ''));
+      if (logged) return { location: logged.info.artifact_uri, runId: runId ?? run.run_uuid, modelId: logged.info.model_id };
       return { location: `${run.artifact_uri}/${runs[2]}`.replace(/\/+$/, ''), runId: runId ?? run.run_uuid };
     }
     if (source.includes('..') || /%2e|%2f/i.test(source)) throw invalid(`Invalid model version source '${source}': it may not contain '..' or encoded separators.`);
@@ -244,7 +248,7 @@ export class ModelRegistry {
     if (runId) await this.#tracking.runs.findRow(ws, runId);
     const tags = keyValues('Model version tag', req.tags);
     for (const t of tags) checkValueLength('Model version tag', t.key, t.value, TAG_VALUE_LIMIT);
-    const { location, runId: resolvedRun } = await this.#storageLocation(ws, req.source, runId, modelId);
+    const { location, runId: resolvedRun, modelId: resolvedModel } = await this.#storageLocation(ws, req.source, runId, modelId);
     const t = now();
     const version = await this.#db.transaction().execute(async (tx) => {
       const max = await tx
@@ -274,7 +278,7 @@ export class ModelRegistry {
           storage_location: location,
           run_id: resolvedRun ?? null,
           run_link: typeof req.runLink === 'string' && req.runLink ? req.runLink : null,
-          model_id: modelId ?? null,
+          model_id: modelId ?? resolvedModel ?? null,
           status: 'READY',
           status_message: null,
           model_type: req.modelType ?? null,

@@ -218,6 +218,20 @@ export class LoggedModelService {
     }));
   }
 
+  /** The newest live logged model a run produced under a name (what `runs:/<run>/<name>` means in MLflow 3). */
+  async findByRun(ws: Workspace, runId: string, name: string): Promise<LoggedModelView | undefined> {
+    const row = await this.#database.db
+      .selectFrom('logged_models')
+      .selectAll()
+      .where('workspace', '=', ws.name)
+      .where('source_run_id', '=', runId)
+      .where('name', '=', name)
+      .where('lifecycle_stage', '=', 'active')
+      .orderBy('creation_timestamp_ms', 'desc')
+      .executeTakeFirst();
+    return row ? (await this.#hydrate([row]))[0] : undefined;
+  }
+
   /** The logged model's artifact root, for the artifact listing route. */
   async artifactLocation(ws: Workspace, modelId: unknown): Promise<string> {
     return (await this.#row(ws, modelId)).artifact_location;

@@ -580,7 +580,11 @@ describe.each(BACKENDS)('workspace isolation on $backend + $artifacts', ({ backe
       expect(NO_ROLE.exec(r.message)?.[1]).toBe('prod');
     }
     expect((await ana('GET', '/api/v1/audit', undefined, { 'x-lapis-workspace': 'prod' })).status).toBe(404);
-    for (const path of ['/workspaces/dev/api/v1/audit', `/workspaces/dev/api/v1/audit${q({ all: 'true' })}`, `/workspaces/dev/api/v1/audit${q({ principal: 'admin' })}`]) {
+    // all=true (every workspace) is for server admins only: refused, not silently narrowed.
+    const everything = await ana('GET', `/workspaces/dev/api/v1/audit${q({ all: 'true' })}`);
+    expect({ status: everything.status, code: everything.code }, everything.message).toEqual({ status: 403, code: 'PERMISSION_DENIED' });
+    expect(everything.text).not.toMatch(/prod/);
+    for (const path of ['/workspaces/dev/api/v1/audit', `/workspaces/dev/api/v1/audit${q({ principal: 'admin' })}`]) {
       const r = await ana('GET', path);
       expect(r.status, path).toBe(200);
       const entries = r.json.entries as { workspace: string | null; principal: string }[];

@@ -168,7 +168,7 @@ describe('lapis access control', () => {
     const login = await lapis(['login', '--username', 'ana', '--password-stdin'], { config: anaDir, input: ANA_PASSWORD });
     expect(login.code, login.stderr).toBe(0);
     expect(login.stdout).toMatch(/as ana \(user\)/);
-    expect(login.stdout).toMatch(/Roles in workspace: dev/);
+    expect(login.stdout).toMatch(/Roles: Data Scientist in dev\./);
 
     const runs = await lapisJson<{ info: { run_id: string } }[]>(['run', 'list', '-w', 'dev', '--experiment', 'churn'], { config: anaDir });
     expect(runs.map((r) => r.info.run_id)).toEqual([runId]);

@@ -1,0 +1,803 @@
+/**
+ * Registry benchmark: MLflow's own server and Lapis, one after the other on this machine, over the
+ * same data. See docs/benchmarks.md (## Registry) for the method.
+ *
+ *  1. search_model_versions with a two-tag filter over 10,000 registered models × 10 versions:
+ *     `GET /api/2.0/mlflow/model-versions/search?filter=tags.team = 'team-K' and tags.stage =
+ *     'validated'&max_results=100`, p50/p95 of timed queries after a warm-up, on both servers;
+ *     both must return the same versions (checked against each other and the generated data).
+ *  2. A 1 GB folder uploaded through Lapis's content API (hash, PUT 4 files at a time, commit),
+ *     against `cp -r` of the same folder on the same filesystem in the same run, with the Lapis
+ *     server's peak RSS; MLflow's `log_artifacts` through its artifact proxy as the peer figure.
+ *
+ *   npm run bench:registry [-- --no-build] [--no-write] [--profile] [--models N] [--file-mib N]
+ *                                [--rounds N] [--no-mlflow-upload] [--keep]
+ *
+ * Loopback only; every loop is bounded; servers are stopped and the big files deleted on every
+ * exit path (SIGINT included).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HttpClient, sleep } from '../lib/http.js';
+import { summarize, type LatencySummary } from '../lib/load.js';
+import { machineBusySeconds, rssBytes, treeCpuSeconds, treeRss } from '../lib/proc.js';
+import { topSelfTime, type SelfTime } from '../lib/profile.js';
+import { killAllNow, startLapis, startMlflow, stopAll, type RunningServer } from '../lib/servers.js';
+import { expectedMatches, MODELS, seedRegistry, STAGES, TEAMS, VERSIONS, writeVersionsTsv, type SeedVersion } from './dataset.js';
+import { seedLapisSql } from './seed_lapis.js';
+import { listFiles, makeUploadFolder, timedCopy, uploadToLapis, type LocalFile, type UploadTiming } from './upload.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DOCS = join(ROOT, 'docs/benchmarks.md');
+const API = '/api/2.0/mlflow';
+
+// ---------------------------------------------------------------------------------------------
+// Parameters
+
+const args = process.argv.slice(2);
+const flag = (name: string): boolean => args.includes(name);
+function intOption(name: string, fallback: number, min: number, max: number): number {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const n = Number(args[i + 1]);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+const OPTS = {
+  build: !flag('--no-build'),
+  write: !flag('--no-write'),
+  profile: flag('--profile'),
+  keep: flag('--keep'),
+  mlflowUpload: !flag('--no-mlflow-upload'),
+  models: intOption('--models', MODELS, 100, 100_000),
+  fileMiB: intOption('--file-mib', 128, 1, 1024),
+  rounds: intOption('--rounds', 3, 1, 10),
+};
+
+const CFG = {
+  search: { warmup: 3, timed: 50, maxResults: 100, mlflowBudgetMs: 120_000, mlflowMinTimed: 5, verifyTeams: 3 },
+  upload: { bigFiles: 8, concurrency: 4, hashThreads: Math.min(4, cpus().length), rssEveryMs: 100, mlflowRounds: 1 },
+  quiet: { maxWaitMs: 20_000, otherCores: 0.5 },
+};
+const TARGETS = { searchP95Ms: 30, searchRatio: 10, uploadShare: 0.8, uploadRssMB: 200 };
+const MB = 1e6;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const started = performance.now();
+const log = (msg: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${msg}`);
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? Number.NaN : s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+function sh(cmd: string, argv: string[]): string {
+  const res = spawnSync(cmd, argv, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (res.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${res.status}):\n${res.stderr || res.stdout}`);
+  return res.stdout.trim();
+}
+
+/** Runs a command and resolves with its stdout (stderr is kept for the error message). */
+function run(cmd: string, argv: string[]): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise(out.trim()) : reject(new Error(`${cmd} exited with ${code}:\n${err.slice(-3000)}`))));
+  });
+}
+
+/** CPU used by processes other than `pid`'s tree and the bench over a window. */
+function otherCoresMeter(pid: number): () => number {
+  const t0 = performance.now();
+  const s0 = treeCpuSeconds(pid);
+  const m0 = machineBusySeconds();
+  const b0 = process.cpuUsage();
+  return () => {
+    const wallS = (performance.now() - t0) / 1000;
+    const b = process.cpuUsage(b0);
+    return Math.max(0, machineBusySeconds() - m0 - (treeCpuSeconds(pid) - s0) - (b.user + b.system) / 1e6) / wallS;
+  };
+}
+
+/** Waits (bounded) for a 1-second window in which other processes use less than CFG.quiet.otherCores. */
+async function waitForQuiet(pid: number): Promise<number> {
+  const t0 = performance.now();
+  let other = Infinity;
+  while (performance.now() - t0 < CFG.quiet.maxWaitMs) {
+    const meter = otherCoresMeter(pid);
+    await sleep(1_000);
+    other = meter();
+    if (other < CFG.quiet.otherCores) {
+      if (performance.now() - t0 > 1_500) log(`  (waited ${fmt((performance.now() - t0) / 1000)} s for other processes to calm down)`);
+      return other;
+    }
+  }
+  log(`  note: other processes kept ${fmt(other, 2)} cores busy; measuring anyway`);
+  return other;
+}
+
+/** Flushes dirty pages so every timed transfer starts without another's write-back backlog. */
+function syncDisks(): void {
+  spawnSync('sync', [], { stdio: 'ignore' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// search_model_versions
+
+interface VersionView {
+  name: string;
+  version: string;
+  tags?: { key: string; value: string }[];
+}
+
+interface SearchPhase {
+  latency: LatencySummary;
+  otherCores: number;
+  /** name/version keys of each timed query's page, in answer order. */
+  pages: string[][];
+  /** Full match sets (all pages) of the verification queries: key → sorted `name/version|tags`. */
+  verify: Map<string, string[]>;
+  /** The first page under an explicit `order_by: name ASC, version_number DESC`, per verification team. */
+  ordered: Map<string, string[]>;
+}
+
+const searchFilter = (team: string, stage: string): string => `tags.team = '${team}' and tags.stage = '${stage}'`;
+const searchPath = (filter: string, maxResults: number, extra = ''): string => `${API}/model-versions/search?filter=${encodeURIComponent(filter)}&max_results=${maxResults}${extra}`;
+/** The timed queries: `validated` versions of team (7·i mod 20), so the team varies from query to query. */
+const timedTeam = (i: number): string => TEAMS[(i * 7) % TEAMS.length] as string;
+
+async function search(http: HttpClient, path: string): Promise<{ versions: VersionView[]; next?: string; ms: number }> {
+  const res = await http.request('GET', path);
+  if (res.status !== 200) throw new Error(`GET ${path} -> HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`);
+  const parsed = JSON.parse(res.body.toString('utf8')) as { model_versions?: VersionView[]; next_page_token?: string };
+  const out: { versions: VersionView[]; next?: string; ms: number } = { versions: parsed.model_versions ?? [], ms: res.ms };
+  if (parsed.next_page_token) out.next = parsed.next_page_token;
+  return out;
+}
+
+const key = (v: VersionView): string => `${v.name}/${v.version}`;
+const keyWithTags = (v: VersionView): string =>
+  `${key(v)}|${(v.tags ?? [])
+    .map((t) => `${t.key}=${t.value}`)
+    .sort()
+    .join(',')}`;
+
+/** Every match of a filter, page by page (bounded). */
+async function searchAll(http: HttpClient, filter: string): Promise<string[]> {
+  const out: string[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < 50; page++) {
+    const res = await search(http, searchPath(filter, 1000, token ? `&page_token=${encodeURIComponent(token)}` : ''));
+    out.push(...res.versions.map(keyWithTags));
+    token = res.next;
+    if (!token) return out.sort();
+  }
+  throw new Error(`more than 50 pages for ${filter}`);
+}
+
+async function searchPhase(http: HttpClient, server: RunningServer, mlflow: boolean): Promise<SearchPhase> {
+  const { warmup, timed, maxResults, mlflowBudgetMs, mlflowMinTimed, verifyTeams } = CFG.search;
+  // Warm-up on other queries than the timed ones (the `candidate` stage).
+  for (let i = 0; i < warmup; i++) await search(http, searchPath(searchFilter(timedTeam(i + 1), 'candidate'), maxResults));
+  const otherCores0 = await waitForQuiet(server.pid);
+  const meter = otherCoresMeter(server.pid);
+  const latencies: number[] = [];
+  const pages: string[][] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < timed; i++) {
+    if (mlflow && i >= mlflowMinTimed && performance.now() - t0 > mlflowBudgetMs) break;
+    const res = await search(http, searchPath(searchFilter(timedTeam(i), 'validated'), maxResults));
+    latencies.push(res.ms);
+    pages.push(res.versions.map(key));
+  }
+  const otherCores = Math.max(otherCores0, meter());
+  const verify = new Map<string, string[]>();
+  const ordered = new Map<string, string[]>();
+  for (let i = 0; i < verifyTeams; i++) {
+    const filter = searchFilter(timedTeam(i), 'validated');
+    verify.set(filter, await searchAll(http, filter));
+    const res = await search(http, searchPath(filter, maxResults, `&order_by=${encodeURIComponent('name ASC')}&order_by=${encodeURIComponent('version_number DESC')}`));
+    ordered.set(filter, res.versions.map(key));
+  }
+  return { latency: summarize(latencies), otherCores, pages, verify, ordered };
+}
+
+function describeSearch(name: string, s: SearchPhase): void {
+  log(`  ${name}: p50 ${fmt(s.latency.p50, 1)} ms, p95 ${fmt(s.latency.p95, 1)} ms, max ${fmt(s.latency.max, 1)} ms over ${s.latency.n} queries (${fmt(s.pages[0]?.length ?? 0)} versions a page); other load ${fmt(s.otherCores, 2)} cores`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upload
+
+interface RssWatch {
+  stop(): { peak: number; samples: number; hwm: number | undefined };
+}
+
+/** Samples VmRSS of one process every `everyMs`; also resets and reads the kernel's VmHWM. */
+function watchRss(pid: number, everyMs: number): RssWatch {
+  let peak = rssBytes(pid);
+  let samples = 1;
+  let hwmReset = false;
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5'); // resets VmHWM (peak RSS) to the current RSS
+    hwmReset = true;
+  } catch {
+    // not permitted: rely on the samples
+  }
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssBytes(pid));
+    samples++;
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      peak = Math.max(peak, rssBytes(pid));
+      let hwm: number | undefined;
+      if (hwmReset) {
+        const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (m) hwm = Number(m[1]) * 1024;
+      }
+      return { peak, samples, hwm };
+    },
+  };
+}
+
+interface UploadRound {
+  copyMs: number;
+  upload: UploadTiming;
+  rssPeak: number;
+  rssHwm: number | undefined;
+  samples: number;
+  otherCores: number;
+  /** CPU seconds over the upload: the Lapis server, and the client (this process, hash threads included). */
+  serverCpuS: number;
+  clientCpuS: number;
+}
+
+interface UploadPhase {
+  rounds: UploadRound[];
+  bytes: number;
+  files: number;
+  rssBefore: number;
+}
+
+/** A per-round small file, so each round is a new upload (new manifest hash), not a re-commit. */
+function roundFolder(folder: string, round: number): LocalFile[] {
+  writeFileSync(join(folder, 'round.txt'), `round ${round} ${Date.now()}\n`);
+  return listFiles(folder);
+}
+
+async function uploadPhase(server: RunningServer, folder: string, work: string, dataDir: string): Promise<UploadPhase> {
+  const rounds: UploadRound[] = [];
+  const rssBefore = rssBytes(server.pid);
+  log(`  server RSS before the uploads: ${fmt(rssBefore / MB, 1)} MB`);
+  let files: LocalFile[] = [];
+  for (let r = 0; r < OPTS.rounds; r++) {
+    files = roundFolder(folder, r);
+    // The disk's own speed for this folder, on the same filesystem, in the same conditions.
+    syncDisks();
+    const other0 = await waitForQuiet(server.pid);
+    const copyTo = join(work, 'copy');
+    const copyMs = await timedCopy(folder, copyTo);
+    rmSync(copyTo, { recursive: true, force: true });
+    syncDisks();
+    const meter = otherCoresMeter(server.pid);
+    const watch = watchRss(server.pid, CFG.upload.rssEveryMs);
+    const serverCpu0 = treeCpuSeconds(server.pid);
+    const clientCpu0 = process.cpuUsage();
+    let upload: UploadTiming;
+    try {
+      upload = await uploadToLapis(server.url, files, { concurrency: CFG.upload.concurrency, hashThreads: CFG.upload.hashThreads });
+    } catch (err) {
+      watch.stop();
+      throw err;
+    }
+    const rss = watch.stop();
+    const serverCpuS = treeCpuSeconds(server.pid) - serverCpu0;
+    const clientCpu = process.cpuUsage(clientCpu0);
+    const clientCpuS = (clientCpu.user + clientCpu.system) / 1e6;
+    const otherCores = Math.max(other0, meter());
+    const bytes = upload.bytes;
+    log(
+      `  round ${r + 1}: cp -r ${fmt(bytes / MB / (copyMs / 1000))} MB/s (${fmt(copyMs)} ms); Lapis upload ${fmt(bytes / MB / (upload.totalMs / 1000))} MB/s ` +
+        `(${fmt(upload.totalMs)} ms = hash ${fmt(upload.hashMs)} + PUT ${fmt(upload.putMs)} + commit ${fmt(upload.commitMs)}); ` +
+        `server peak RSS ${fmt(rss.peak / MB, 1)} MB (${rss.samples} samples${rss.hwm !== undefined ? `, VmHWM ${fmt(rss.hwm / MB, 1)} MB` : ''}); ` +
+        `CPU: server ${fmt(serverCpuS, 2)} s, client ${fmt(clientCpuS, 2)} s; other load ${fmt(otherCores, 2)} cores`,
+    );
+    rounds.push({ copyMs, upload, rssPeak: rss.peak, rssHwm: rss.hwm, samples: rss.samples, otherCores, serverCpuS, clientCpuS });
+    // Drop what the server stored: the figure is about the transfer, the disk stays bounded.
+    const stored = join(dataDir, 'artifacts', 'default', 'content', upload.hash);
+    if (existsSync(stored)) rmSync(stored, { recursive: true, force: true });
+    else log(`  note: the upload is not under ${stored}; it stays until the data dir is removed`);
+  }
+  return { rounds, bytes: rounds[0]?.upload.bytes ?? 0, files: files.length, rssBefore };
+}
+
+interface MlflowUpload {
+  seconds: number[];
+  bytes: number;
+  files: number;
+  rssPeak: number;
+  processes: number;
+}
+
+async function mlflowUpload(venv: string, server: RunningServer, folder: string): Promise<MlflowUpload> {
+  syncDisks();
+  await waitForQuiet(server.pid);
+  let peak = 0;
+  let processes = 0;
+  const timer = setInterval(() => {
+    const t = treeRss(server.pid);
+    if (t.bytes > peak) {
+      peak = t.bytes;
+      processes = t.processes;
+    }
+  }, 250);
+  try {
+    const out = await run(join(venv, 'bin/python'), [join(HERE, 'mlflow_upload.py'), '--tracking-uri', server.url, '--dir', folder, '--rounds', String(CFG.upload.mlflowRounds)]);
+    const res = JSON.parse(out.split('\n').pop() as string) as { seconds: number[]; bytes: number; files: number };
+    return { ...res, rssPeak: peak, processes };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+async function pythonEnv(): Promise<{ venv: string; python: string; mlflow: string }> {
+  log('MLflow venv: bash scripts/python-test-env.sh');
+  const venv = (await run('bash', ['scripts/python-test-env.sh'])).split('\n').pop() as string;
+  const info = sh(join(venv, 'bin/python'), ['-c', 'import sys, importlib.metadata as m; print(sys.version.split()[0]); print(m.version("mlflow"))']).split('\n');
+  return { venv, python: info[0] ?? '?', mlflow: info[1] ?? '?' };
+}
+
+interface MlflowResult {
+  seedSeconds: number;
+  search: SearchPhase;
+  upload?: MlflowUpload;
+  uploadError?: string;
+}
+
+async function benchMlflow(work: string, venv: string, tsv: string, folder: string): Promise<MlflowResult> {
+  const dir = join(work, 'mlflow');
+  mkdirSync(dir, { recursive: true });
+  const dbPath = join(dir, 'mlflow.db');
+  log(`MLflow: creating the schema (SqlAlchemyStore) and writing ${fmt(OPTS.models)} models × ${VERSIONS} versions straight into ${dbPath} (seed_mlflow.py)`);
+  const t0 = performance.now();
+  const seedOut = await run(join(venv, 'bin/python'), [join(HERE, 'seed_mlflow.py'), '--db', dbPath, '--versions-tsv', tsv]);
+  const seed = JSON.parse(seedOut.split('\n').pop() as string) as { models: number; versions: number; tags: number; schema_seconds: number; rows_seconds: number };
+  const seedSeconds = (performance.now() - t0) / 1000;
+  log(`  ${fmt(seed.models)} models, ${fmt(seed.versions)} versions, ${fmt(seed.tags)} tags in ${fmt(seedSeconds, 1)} s (schema ${fmt(seed.schema_seconds, 1)} s, rows ${fmt(seed.rows_seconds, 1)} s)`);
+  const t1 = performance.now();
+  const server = await startMlflow({ venv, dbPath, artifactsDir: join(dir, 'art'), logDir: dir });
+  const http = new HttpClient(server.url, 4);
+  try {
+    log(`MLflow: healthy at ${server.url} after ${fmt((performance.now() - t1) / 1000, 1)} s (pid ${server.pid}, default uvicorn workers)`);
+    log(`MLflow: search_model_versions (${CFG.search.warmup} warm-up, up to ${CFG.search.timed} timed, ${CFG.search.mlflowBudgetMs / 1000} s budget)`);
+    const s = await searchPhase(http, server, true);
+    describeSearch('MLflow', s);
+    const result: MlflowResult = { seedSeconds, search: s };
+    if (OPTS.mlflowUpload) {
+      log(`MLflow: MlflowClient.log_artifacts of the same folder through the artifact proxy (${CFG.upload.mlflowRounds} round)`);
+      try {
+        result.upload = await mlflowUpload(venv, server, folder);
+        const secs = median(result.upload.seconds);
+        log(`  ${fmt(result.upload.bytes / MB / secs)} MB/s (${fmt(secs, 2)} s for ${fmt(result.upload.bytes / MB)} MB in ${result.upload.files} files); server tree peak RSS ${fmt(result.upload.rssPeak / MB)} MB over ${result.upload.processes} processes`);
+      } catch (err) {
+        result.uploadError = (err as Error).message.split('\n').slice(-3).join(' ');
+        log(`  log_artifacts failed: ${result.uploadError}`);
+      }
+      rmSync(join(dir, 'art'), { recursive: true, force: true });
+    }
+    return result;
+  } finally {
+    http.close();
+    await server.stop();
+    log('MLflow: stopped');
+  }
+}
+
+interface LapisResult {
+  seedSeconds: number;
+  search: SearchPhase;
+  upload: UploadPhase;
+  idleRss: number;
+}
+
+async function benchLapis(work: string, data: ReturnType<typeof seedRegistry>, folder: string): Promise<LapisResult> {
+  const dataDir = join(work, 'lapis');
+  let server = await startLapis({ root: ROOT, dataDir, logDir: work });
+  log(`Lapis: listening at ${server.url} (pid ${server.pid}) on an empty data dir: migrations ran; stopping it`);
+  await server.stop();
+  log(`Lapis: writing ${fmt(data.models.length)} models × ${VERSIONS} versions straight into its SQLite file (seed_lapis.ts)`);
+  const t0 = performance.now();
+  seedLapisSql(join(dataDir, 'lapis.db'), data.models, data.versions);
+  const seedSeconds = (performance.now() - t0) / 1000;
+  log(`  written in ${fmt(seedSeconds, 1)} s`);
+  server = await startLapis({ root: ROOT, dataDir, logDir: work });
+  const http = new HttpClient(server.url, 4);
+  try {
+    await sleep(2_000);
+    const idleRss = rssBytes(server.pid);
+    log(`Lapis: restarted on the seeded database at ${server.url} (pid ${server.pid}); RSS ${fmt(idleRss / MB, 1)} MB`);
+    log(`Lapis: search_model_versions (${CFG.search.warmup} warm-up, ${CFG.search.timed} timed)`);
+    const s = await searchPhase(http, server, false);
+    describeSearch('Lapis', s);
+    log(`Lapis: content upload of ${fmt(OPTS.rounds)} rounds (each: cp -r of the folder, then the upload; hash on ${CFG.upload.hashThreads} threads, ${CFG.upload.concurrency} PUTs at a time)`);
+    const upload = await uploadPhase(server, folder, work, dataDir);
+    return { seedSeconds, search: s, upload, idleRss };
+  } finally {
+    http.close();
+    await server.stop();
+    log('Lapis: stopped');
+  }
+}
+
+/**
+ * Re-runs one phase against a Lapis started with --cpu-prof on the seeded data, stops it right
+ * after, and returns the top self-time functions of the phase's window.
+ */
+async function profileLapis(work: string, phase: 'search' | 'upload', folder: string): Promise<{ top: SelfTime[]; busyMs: number; idleMs: number; file: string }> {
+  const dataDir = join(work, 'lapis');
+  const profDir = join(work, 'profiles', phase);
+  rmSync(profDir, { recursive: true, force: true });
+  mkdirSync(profDir, { recursive: true });
+  const server = await startLapis({ root: ROOT, dataDir, logDir: profDir, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const http = new HttpClient(server.url, 4);
+  let phaseStart = 0;
+  try {
+    if (phase === 'search') {
+      for (let i = 0; i < CFG.search.warmup; i++) await search(http, searchPath(searchFilter(timedTeam(i + 1), 'candidate'), CFG.search.maxResults));
+      phaseStart = performance.now();
+      for (let i = 0; i < CFG.search.timed; i++) await search(http, searchPath(searchFilter(timedTeam(i), 'validated'), CFG.search.maxResults));
+    } else {
+      const files = roundFolder(folder, 99);
+      syncDisks();
+      phaseStart = performance.now();
+      const u = await uploadToLapis(server.url, files, { concurrency: CFG.upload.concurrency, hashThreads: CFG.upload.hashThreads });
+      log(`  profiled upload: ${fmt(u.bytes / MB / (u.totalMs / 1000))} MB/s (hash ${fmt(u.hashMs)} ms, PUT ${fmt(u.putMs)} ms, commit ${fmt(u.commitMs)} ms)`);
+      rmSync(join(dataDir, 'artifacts', 'default', 'content', u.hash), { recursive: true, force: true });
+    }
+  } finally {
+    http.close();
+    await server.stop();
+  }
+  const windowMs = performance.now() - phaseStart;
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile written in ${profDir}`);
+  return { ...topSelfTime(join(profDir, file), 12, windowMs), file: join(profDir, file) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks and report
+
+/** Do both servers answer the same versions (and tags), and what the data says they should? */
+function agreement(l: SearchPhase, m: SearchPhase, versions: readonly SeedVersion[]): { ok: boolean; text: string } {
+  const lines: string[] = [];
+  let ok = true;
+  for (const [filter, lset] of l.verify) {
+    const mset = m.verify.get(filter) ?? [];
+    const team = /tags\.team = '([^']+)'/.exec(filter)?.[1] as string;
+    const expected = expectedMatches(versions, team, 'validated');
+    const lKeys = lset.map((s) => s.split('|')[0]);
+    const same = lset.length === mset.length && lset.every((x, i) => x === mset[i]);
+    const right = lKeys.length === expected.size && lKeys.every((k) => expected.has(k as string));
+    ok &&= same && right;
+    lines.push(`\`${filter}\`: ${fmt(lset.length)} versions from Lapis, ${fmt(mset.length)} from MLflow, ${same ? 'identical (names, versions and tags)' : 'DIFFERENT'}; ${right ? 'exactly the generated matches' : 'NOT the generated matches'}`);
+  }
+  let orderedSame = 0;
+  for (const [filter, lpage] of l.ordered) {
+    const mpage = m.ordered.get(filter) ?? [];
+    if (lpage.length > 0 && JSON.stringify(lpage) === JSON.stringify(mpage)) orderedSame++;
+  }
+  ok &&= orderedSame === l.ordered.size;
+  // The timed pages themselves: default orders differ (MLflow: last_updated_timestamp DESC first).
+  const n = Math.min(l.pages.length, m.pages.length);
+  let sameSet = 0;
+  for (let i = 0; i < n; i++) {
+    const a = new Set(l.pages[i]);
+    if ((m.pages[i] ?? []).length === a.size && (m.pages[i] ?? []).every((k) => a.has(k))) sameSet++;
+  }
+  const text =
+    `Both servers return the same versions: for ${lines.length} of the timed filters, every match (all pages, max_results=1000) — ${lines.join('; ')}. ` +
+    `The first page under an explicit \`order_by: [name ASC, version_number DESC]\` was identical, in order, for ${orderedSame} of ${l.ordered.size}. ` +
+    `The timed pages (no order_by, each server's default order) held the same set of 100 for ${sameSet} of the ${n} queries both ran` +
+    (sameSet < n ? ": MLflow's default order is `last_updated_timestamp DESC, name ASC, version_number DESC`, Lapis's `name ASC, version DESC`, so their first pages of a larger match set differ." : '.');
+  return { ok, text };
+}
+
+interface Row {
+  figure: string;
+  lapis: string;
+  reference: string;
+  ratio: string;
+  target: string;
+  result: string;
+}
+const HEAD: Row = { figure: 'figure', lapis: 'Lapis', reference: 'reference', ratio: 'ratio', target: 'target', result: 'result' };
+const COLS = Object.keys(HEAD) as (keyof Row)[];
+const pass = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
+const times = (x: number): string => (Number.isFinite(x) ? `${x >= 100 ? fmt(x) : fmt(x, 1)}×` : 'n/a');
+
+interface Figures {
+  copyMBs: number;
+  uploadMBs: number;
+  share: number;
+  rssPeak: number;
+  mlflowMBs: number;
+}
+
+function figures(l: LapisResult, m: MlflowResult): Figures {
+  const bytes = l.upload.bytes;
+  const copyMBs = median(l.upload.rounds.map((r) => bytes / MB / (r.copyMs / 1000)));
+  const uploadMBs = median(l.upload.rounds.map((r) => bytes / MB / (r.upload.totalMs / 1000)));
+  const rssPeak = Math.max(...l.upload.rounds.map((r) => Math.max(r.rssPeak, r.rssHwm ?? 0)));
+  const mlflowMBs = m.upload ? m.upload.bytes / MB / median(m.upload.seconds) : Number.NaN;
+  return { copyMBs, uploadMBs, share: uploadMBs / copyMBs, rssPeak, mlflowMBs };
+}
+
+function rows(l: LapisResult, m: MlflowResult, f: Figures, agreeOk: boolean): { rows: Row[]; failed: ('search' | 'upload')[] } {
+  const failed: ('search' | 'upload')[] = [];
+  const searchRatio = m.search.latency.p95 / l.search.latency.p95;
+  const searchOk = l.search.latency.p95 <= TARGETS.searchP95Ms && searchRatio >= TARGETS.searchRatio && agreeOk;
+  const uploadOk = f.share >= TARGETS.uploadShare;
+  const rssOk = f.rssPeak < TARGETS.uploadRssMB * MB;
+  if (!searchOk) failed.push('search');
+  if (!uploadOk || !rssOk) failed.push('upload');
+  const ms = (x: number): string => fmt(x, 1);
+  const table: Row[] = [
+    { figure: 'search_model_versions p50, ms', lapis: ms(l.search.latency.p50), reference: `MLflow ${ms(m.search.latency.p50)}`, ratio: times(m.search.latency.p50 / l.search.latency.p50), target: '', result: '' },
+    {
+      figure: 'search_model_versions p95, ms',
+      lapis: ms(l.search.latency.p95),
+      reference: `MLflow ${ms(m.search.latency.p95)}`,
+      ratio: times(searchRatio),
+      target: `≤ ${TARGETS.searchP95Ms} ms and ≥ ${TARGETS.searchRatio}× faster${agreeOk ? '' : ' (answers differ!)'}`,
+      result: pass(searchOk),
+    },
+    {
+      figure: `${fmt(l.upload.bytes / MB)} MB content upload, MB/s`,
+      lapis: fmt(f.uploadMBs),
+      reference: `cp -r ${fmt(f.copyMBs)}`,
+      ratio: `${fmt(f.share * 100)} %`,
+      target: `≥ ${fmt(TARGETS.uploadShare * 100)} % of the disk copy`,
+      result: pass(uploadOk),
+    },
+    {
+      figure: 'server peak RSS during the upload, MB',
+      lapis: fmt(f.rssPeak / MB, 1),
+      reference: m.upload ? `MLflow ${fmt(m.upload.rssPeak / MB)} (${m.upload.processes} proc)` : '',
+      ratio: m.upload ? times(m.upload.rssPeak / f.rssPeak) : '',
+      target: `< ${TARGETS.uploadRssMB} MB`,
+      result: pass(rssOk),
+    },
+  ];
+  if (m.upload) {
+    table.push({ figure: 'same folder vs MLflow log_artifacts, MB/s', lapis: fmt(f.uploadMBs), reference: `MLflow ${fmt(f.mlflowMBs)}`, ratio: times(f.uploadMBs / f.mlflowMBs), target: '', result: '' });
+  }
+  return { rows: table, failed };
+}
+
+function textTable(table: Row[]): string {
+  const all = [HEAD, ...table];
+  const width = COLS.map((c) => Math.max(...all.map((r) => r[c].length)));
+  const line = (r: Row): string => COLS.map((c, i) => (i === 0 || i === 4 ? r[c].padEnd(width[i] as number) : r[c].padStart(width[i] as number))).join(' | ');
+  return [line(HEAD), width.map((w) => '-'.repeat(w)).join('-+-'), ...table.map(line)].join('\n');
+}
+
+function markdownTable(table: Row[]): string {
+  const line = (r: Row): string => `| ${COLS.map((c) => r[c] || ' ').join(' | ')} |`;
+  return [line(HEAD), `|${COLS.map((_, i) => (i === 0 || i === 4 ? ' --- ' : ' ---: ')).join('|')}|`, ...table.map(line)].join('\n');
+}
+
+interface Machine {
+  date: string;
+  cpu: string;
+  cores: number;
+  ramGiB: number;
+  kernel: string;
+  node: string;
+  python: string;
+  mlflow: string;
+  commit: string;
+  loadBefore: number;
+  fs: string;
+}
+
+function machineInfo(py: { python: string; mlflow: string }, work: string): Machine {
+  let commit = 'unknown';
+  try {
+    commit = sh('git', ['rev-parse', '--short', 'HEAD']);
+    if (sh('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src']).length > 0) commit += ' + uncommitted changes in src/';
+  } catch {
+    // not a git checkout
+  }
+  let fs = 'unknown filesystem';
+  try {
+    const out = sh('df', ['--output=source,fstype', work]).split('\n')[1]?.trim().split(/\s+/) ?? [];
+    fs = `${out[1] ?? '?'} on ${out[0] ?? '?'}`;
+  } catch {
+    // no df
+  }
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
+    cores: cpus().length,
+    ramGiB: totalmem() / 1024 ** 3,
+    kernel: `Linux ${release()}`,
+    node: process.version,
+    python: py.python,
+    mlflow: py.mlflow,
+    commit,
+    loadBefore: loadavg()[0] ?? 0,
+    fs,
+  };
+}
+
+function docsSection(mc: Machine, table: Row[], l: LapisResult, m: MlflowResult, f: Figures, agree: string, totalS: number, profiles: string): string {
+  const c = CFG;
+  const up = l.upload;
+  const rounds = up.rounds
+    .map((r, i) => `${i + 1}: cp ${fmt(up.bytes / MB / (r.copyMs / 1000))} / Lapis ${fmt(up.bytes / MB / (r.upload.totalMs / 1000))} MB/s (hash ${fmt(r.upload.hashMs)} + PUT ${fmt(r.upload.putMs)} + commit ${fmt(r.upload.commitMs)} ms; CPU server ${fmt(r.serverCpuS, 2)} s, client ${fmt(r.clientCpuS, 2)} s)`)
+    .join('; ');
+  const mlflowUp = m.upload
+    ? `MLflow's peer figure is \`MlflowClient.log_artifacts\` of the same folder to a new run of its server (artifact proxy, \`--artifacts-destination\`; its client PUTs the files one after the other, and neither side hashes them): ${fmt(median(m.upload.seconds), 2)} s, ${fmt(f.mlflowMBs)} MB/s; its process tree peaked at ${fmt(m.upload.rssPeak / MB)} MB summed RSS (sampled every 250 ms).`
+    : m.uploadError
+      ? `MLflow's log_artifacts peer figure failed: ${m.uploadError}.`
+      : "MLflow's log_artifacts peer figure was skipped (--no-mlflow-upload).";
+  return `## Registry (${mc.date})
+
+\`npm run bench:registry\` (\`-- --no-write\` to print only, \`--profile\` to CPU-profile the Lapis phases, \`--models 1000 --file-mib 16 --no-build\` for a quick run).
+Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kernel}, work files on ${mc.fs}; Node ${mc.node}, Python ${mc.python}, MLflow ${mc.mlflow}; Lapis ${mc.commit}${BUILD_NOTE ? ` (${BUILD_NOTE})` : ''}.
+Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed searches: Lapis ${fmt(l.search.otherCores, 2)}, MLflow ${fmt(m.search.otherCores, 2)} cores; during the uploads: ${up.rounds.map((r) => fmt(r.otherCores, 2)).join(' / ')} cores.
+
+${markdownTable(table)}
+
+Latency and memory ratios are MLflow/Lapis (> 1× favours Lapis); throughput ratios Lapis/reference. MB = 10^6 bytes.
+
+- **search_model_versions**: ${fmt(OPTS.models)} registered models × ${VERSIONS} versions = ${fmt(OPTS.models * VERSIONS)} versions, each tagged \`stage\` (${STAGES.join(' / ')}, drawn per version), \`team\` (${TEAMS.length} teams, one per model) and a unique \`ticket\`. \`GET ${API}/model-versions/search?filter=tags.team = 'team-K' and tags.stage = 'validated'&max_results=${c.search.maxResults}\` (URL-encoded), K = 7·i mod ${TEAMS.length} for query i, one client, keep-alive; about ${fmt((OPTS.models * VERSIONS) / TEAMS.length / STAGES.length)} versions match each filter. Lapis: ${l.search.latency.n} timed queries after ${c.search.warmup} warm-up queries (\`stage = 'candidate'\`). MLflow: ${m.search.latency.n} of the same timed queries after the same warm-up${m.search.latency.n < c.search.timed ? ` (capped at ${c.search.mlflowBudgetMs / 1000} s)` : ''}, default \`mlflow server\` (uvicorn, 4 workers).
+  ${agree}
+- **Data**: generated from a fixed seed, the same rows on both servers, written straight into each SQLite file (100,000 versions through either REST API would take too long). MLflow: \`bench/registry/seed_mlflow.py\` lets MLflow's model-registry SqlAlchemyStore create the schema, then bulk-INSERTs \`registered_models\`, \`model_versions\`, \`model_version_tags\` (workspace \`default\`) as \`create_registered_model\`/\`create_model_version\` write them: ${fmt(m.seedSeconds, 1)} s. Lapis: started once on an empty data dir (migrations), stopped, \`bench/registry/seed_lapis.ts\` inserts the same rows with better-sqlite3 (${fmt(l.seedSeconds, 1)} s), started again. Neither database was ANALYZEd.
+- **Content upload**: a folder of ${c.upload.bigFiles} × ${OPTS.fileMiB} MiB random files plus ${up.files - c.upload.bigFiles} small ones (${fmt(up.bytes / MB)} MB), generated once in a temp dir on the same filesystem as the Lapis data dir, and read from the page cache by every transfer. End to end as a client does it: SHA-256 of every file, streamed from disk on ${c.upload.hashThreads} worker threads; the manifest hash; \`PUT /api/v1/content/<hash>/files/<path>\` with \`x-lapis-sha256\`, each body streamed from disk (\`fs.createReadStream\` piped into \`node:http\`), ${c.upload.concurrency} files at a time over keep-alive connections; \`POST /api/v1/content/<hash>/commit\`. The server hashes every byte again on the way in and writes it to its file blob store. The reference is \`cp -r\` of the same folder to the same filesystem, timed just before each upload and deleted after it. Neither fsyncs; \`sync\` runs (untimed) before each transfer so none inherits another's write-back. ${up.rounds.length} rounds (each a new upload: a small \`round.txt\` changes the manifest hash), medians reported: ${rounds}.
+  Peak RSS: VmRSS of the Lapis server from \`/proc/<pid>/status\` every ${c.upload.rssEveryMs} ms during each upload, and the kernel's VmHWM (reset through \`/proc/<pid>/clear_refs\` before each upload); the larger is reported. RSS before the uploads: ${fmt(up.rssBefore / MB, 1)} MB.
+  ${mlflowUp}
+- The servers ran one after the other (MLflow first), never both at once; the load generator and the upload client ran on the same machine. Before each timed phase (and each upload round) the bench waits up to ${c.quiet.maxWaitMs / 1000} s for other processes to use less than ${c.quiet.otherCores} cores.
+${profiles}`;
+}
+
+function writeDocs(section: string): void {
+  let text = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '# Benchmarks\n';
+  const start = text.search(/^## Registry\b.*$/m);
+  if (start >= 0) {
+    const rest = text.slice(start + 1);
+    const next = rest.search(/^## /m);
+    text = text.slice(0, start) + section.trimEnd() + '\n' + (next >= 0 ? '\n' + rest.slice(next) : '');
+  } else {
+    text = text.trimEnd() + '\n\n' + section.trimEnd() + '\n';
+  }
+  writeFileSync(DOCS, text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+let WORK = '';
+let BUILD_NOTE = '';
+
+function cleanup(): void {
+  if (!WORK) return;
+  // The big files always go; the small ones (logs, profiles, results.json) stay with --keep or for the report.
+  for (const p of ['upload', 'copy', 'lapis', join('mlflow', 'art')]) rmSync(join(WORK, p), { recursive: true, force: true });
+  if (!OPTS.keep) {
+    rmSync(join(WORK, 'mlflow', 'mlflow.db'), { force: true });
+    rmSync(join(WORK, 'versions.tsv'), { force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  WORK = mkdtempSync(join(tmpdir(), 'lapis-bench-registry-'));
+  log(`Work dir: ${WORK}`);
+  if (OPTS.build) {
+    log('Building Lapis (npm run build)');
+    try {
+      sh('npm', ['run', 'build']);
+    } catch (err) {
+      // tsc still emits on type errors: files other engineers are editing may fail to type-check.
+      const errors = (err as Error).message.split('\n').filter((l) => /error TS/.test(l));
+      if (errors.length === 0 || !existsSync(join(ROOT, 'dist/cli/main.js'))) throw err;
+      BUILD_NOTE = `npm run build reported ${errors.length} type error(s) (${[...new Set(errors.map((l) => l.split('(')[0]))].join(', ')}); tsc emitted dist/ anyway and the bench used it`;
+      log(`  note: ${BUILD_NOTE}`);
+    }
+  }
+  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/cli/main.js is missing: run npm run build');
+  const py = await pythonEnv();
+  const machine = machineInfo(py, WORK);
+  log(`Machine: ${machine.cores} cores, ${fmt(machine.ramGiB, 1)} GiB, Node ${machine.node}, Python ${machine.python}, MLflow ${machine.mlflow}; load average ${fmt(machine.loadBefore, 2)}; ${machine.fs}`);
+
+  log(`Generating ${fmt(OPTS.models)} models × ${VERSIONS} versions (seeded PRNG)`);
+  const data = seedRegistry(OPTS.models, VERSIONS);
+  const tsv = join(WORK, 'versions.tsv');
+  await writeVersionsTsv(tsv, data.versions);
+  const folder = join(WORK, 'upload');
+  log(`Generating the upload folder: ${CFG.upload.bigFiles} × ${OPTS.fileMiB} MiB of random bytes + small files in ${folder}`);
+  const t0 = performance.now();
+  const files = await makeUploadFolder(folder, CFG.upload.bigFiles, OPTS.fileMiB << 20);
+  log(`  ${files.length} files, ${fmt(files.reduce((n, f) => n + f.size, 0) / MB)} MB in ${fmt((performance.now() - t0) / 1000, 1)} s`);
+
+  const mlflow = await benchMlflow(WORK, py.venv, tsv, folder);
+  const lapis = await benchLapis(WORK, data, folder);
+
+  const agree = agreement(lapis.search, mlflow.search, data.versions);
+  log(agree.text);
+  const f = figures(lapis, mlflow);
+  const { rows: table, failed } = rows(lapis, mlflow, f, agree.ok);
+
+  const phases = new Set<'search' | 'upload'>(failed);
+  if (OPTS.profile) {
+    phases.add('search');
+    phases.add('upload');
+  }
+  let profileText = '';
+  for (const phase of phases) {
+    log(`Profiling Lapis during the ${phase} phase (node --cpu-prof)`);
+    const prof = await profileLapis(WORK, phase, folder);
+    const lines = prof.top.map((t, i) => `${String(i + 1).padStart(2)}. ${fmt(t.share * 100, 1).padStart(5)}%  ${fmt(t.ms).padStart(6)} ms  ${t.fn}  ${t.where}`);
+    const head = `Top self time of the Lapis server, ${phase} phase (\`node --cpu-prof\`, ${fmt(prof.busyMs)} ms busy and ${fmt(prof.idleMs)} ms idle on its main thread in the window)`;
+    console.log(`\n${head}; ${prof.file}:\n${lines.join('\n')}\n`);
+    profileText += `\n${head}:\n\n\`\`\`\n${lines.join('\n')}\n\`\`\`\n`;
+  }
+
+  const totalS = (performance.now() - started) / 1000;
+  console.log(`\n${textTable(table)}\n`);
+  console.log(`Answers: ${agree.ok ? 'both servers returned the same versions' : 'THE SERVERS DISAGREE'} — see above.`);
+  console.log(`MLflow ran ${mlflow.search.latency.n}/${CFG.search.timed} timed searches. Seeding by direct SQL: MLflow ${fmt(mlflow.seedSeconds, 1)} s, Lapis ${fmt(lapis.seedSeconds, 1)} s.`);
+  console.log(`Whole bench: ${fmt(totalS / 60, 1)} min.`);
+  const strip = (s: SearchPhase): unknown => ({ latency: s.latency, otherCores: s.otherCores });
+  writeFileSync(
+    join(WORK, 'results.json'),
+    JSON.stringify({ machine, config: CFG, opts: OPTS, figures: f, lapis: { ...lapis, search: strip(lapis.search) }, mlflow: { ...mlflow, search: strip(mlflow.search) }, agreement: agree }, null, 2),
+  );
+  if (OPTS.write) {
+    writeDocs(docsSection(machine, table, lapis, mlflow, f, agree.text, totalS, profileText));
+    log(`Wrote the ## Registry section of ${DOCS}`);
+  }
+}
+
+let interrupted = false;
+process.on('SIGINT', () => {
+  if (interrupted) return;
+  interrupted = true;
+  console.error('\nInterrupted: stopping servers, removing the big files');
+  void stopAll().finally(() => {
+    cleanup();
+    process.exit(130);
+  });
+});
+process.on('exit', killAllNow);
+
+main().then(
+  async () => {
+    await stopAll();
+    cleanup();
+    log(`Small files (logs, results.json${OPTS.profile ? ', profiles' : ''}) are in ${WORK}`);
+  },
+  async (err: unknown) => {
+    console.error(`\nBenchmark failed: ${(err as Error).stack ?? String(err)}`);
+    await stopAll();
+    cleanup();
+    console.error(`Logs: ${WORK}`);
+    process.exitCode = 1;
+  },
+);

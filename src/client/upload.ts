@@ -1,0 +1,376 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { LapisError } from '../core/errors.js';
+import type { LapisClient } from './index.js';
+import type { ContentFile } from './types.js';
+
+/**
+ * Uploads a local file or folder as content-addressed content (Node only: the rest of the SDK runs
+ * in browsers too). Files are hashed as they stream from disk, never held in memory; the manifest
+ * hash names the upload, so content the server already holds is never sent again.
+ *
+ * Folders honour `.amlignore`, or else `.gitignore`, in each directory (gitignore patterns: `*`,
+ * `?`, `[a-z]`, `**`, a trailing `/` for directories, a leading `!` to re-include); `.git` folders
+ * are always left out.
+ */
+
+// ------------------------------------------------------------------ ignore files
+
+interface Rule {
+  regex: RegExp;
+  negate: boolean;
+  dirOnly: boolean;
+}
+
+const escapeRegex = (c: string): string => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/** The regex body of one gitignore glob (no anchors). */
+function globBody(glob: string): string {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === '\\' && i + 1 < glob.length) {
+      out += escapeRegex(glob[++i] as string);
+    } else if (c === '*') {
+      if (glob[i + 1] === '*') {
+        const atStart = i === 0 || glob[i - 1] === '/';
+        const next = glob[i + 2];
+        if (atStart && next === '/') {
+          out += '(?:.*/)?'; // `**/`: zero or more directories
+          i += 2;
+          continue;
+        }
+        if (atStart && next === undefined) {
+          out += '.*'; // trailing `/**`: everything inside
+          i += 1;
+          continue;
+        }
+        i += 1; // any other `**` is a plain `*`
+      }
+      out += '[^/]*';
+    } else if (c === '?') {
+      out += '[^/]';
+    } else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) {
+        out += '\\[';
+        continue;
+      }
+      let cls = glob.slice(i + 1, end);
+      if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
+      out += `[${cls.replace(/\\/g, '\\\\')}]`;
+      i = end;
+    } else {
+      out += escapeRegex(c);
+    }
+  }
+  return out;
+}
+
+/**
+ * The rules of one ignore file. `base` is the folder holding it, relative to the upload root
+ * (`''` for the root, else `sub/dir`); its patterns apply below that folder only.
+ */
+export function parseIgnore(text: string, base = ''): Rule[] {
+  const prefix = base ? `${escapeRegex(base)}/` : '';
+  const rules: Rule[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    let line = raw.replace(/(?<!\\)\s+$/, '');
+    if (line === '' || line.startsWith('#')) continue;
+    let negate = false;
+    if (line.startsWith('!')) {
+      negate = true;
+      line = line.slice(1);
+    } else if (line.startsWith('\\!') || line.startsWith('\\#')) {
+      line = line.slice(1);
+    }
+    const dirOnly = line.endsWith('/');
+    if (dirOnly) line = line.replace(/\/+$/, '');
+    if (line === '') continue;
+    // A slash anywhere but at the end anchors the pattern to the ignore file's folder.
+    const anchored = line.includes('/');
+    if (line.startsWith('/')) line = line.slice(1);
+    const body = globBody(line);
+    rules.push({ regex: new RegExp(`^${prefix}${anchored ? '' : '(?:.*/)?'}${body}$`), negate, dirOnly });
+  }
+  return rules;
+}
+
+/** Whether the last rule matching `path` ignores it (rules in file order, outer files first). */
+export function isIgnored(rules: readonly Rule[], path: string, isDir: boolean): boolean {
+  let ignored = false;
+  for (const rule of rules) {
+    if (rule.dirOnly && !isDir) continue;
+    if (rule.regex.test(path)) ignored = !rule.negate;
+  }
+  return ignored;
+}
+
+const IGNORE_FILES = ['.amlignore', '.gitignore'] as const;
+
+async function readIgnore(dir: string): Promise<string | undefined> {
+  for (const name of IGNORE_FILES) {
+    try {
+      return await readFile(join(dir, name), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'EISDIR') throw err;
+    }
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------ walking and hashing
+
+export interface LocalFile {
+  /** `/`-separated path inside the upload (the file's name for a single-file upload). */
+  path: string;
+  /** Absolute path on disk. */
+  local: string;
+  size: number;
+}
+
+/**
+ * The files of a local file or folder, sorted by path; ignore files honoured, `.git` skipped,
+ * symbolic links followed (a link back up the tree is skipped, not followed forever).
+ */
+export async function listLocalFiles(root: string): Promise<LocalFile[]> {
+  const top = await stat(root);
+  if (top.isFile()) return [{ path: basename(root), local: root, size: top.size }];
+  if (!top.isDirectory()) throw new LapisError('INVALID_ARGUMENT', `${root} is neither a file nor a folder.`);
+  const out: LocalFile[] = [];
+  const seen = new Set<string>([await realpath(root)]);
+  const walk = async (dir: string, rel: string, inherited: Rule[]): Promise<void> => {
+    const text = await readIgnore(dir);
+    const rules = text === undefined ? inherited : [...inherited, ...parseIgnore(text, rel)];
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const local = join(dir, entry.name);
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        const target = await stat(local).catch(() => undefined);
+        if (!target) continue; // a dangling link
+        isDir = target.isDirectory();
+        isFile = target.isFile();
+      }
+      if (isDir) {
+        if (entry.name === '.git' || isIgnored(rules, path, true)) continue;
+        const real = await realpath(local);
+        if (seen.has(real)) continue;
+        seen.add(real);
+        await walk(local, path, rules);
+        seen.delete(real);
+      } else if (isFile && !isIgnored(rules, path, false)) {
+        out.push({ path, local, size: (await stat(local)).size });
+      }
+    }
+  };
+  await walk(root, '', []);
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** SHA-256 and size of a file, read as a stream. */
+export async function hashFile(local: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(local, signal ? { signal } : {}) as AsyncIterable<Buffer>) {
+    h.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+/** The identity of an upload: SHA-256 over its files sorted by path, `${path}\0${sha256}\0${size}\n` each (as the server computes it). */
+export function manifestHash(files: readonly ContentFile[]): string {
+  const h = createHash('sha256');
+  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) h.update(`${f.path}\0${f.sha256}\0${f.size}\n`);
+  return h.digest('hex');
+}
+
+// ------------------------------------------------------------------ uploading
+
+export interface UploadProgress {
+  files: number;
+  totalFiles: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+export interface UploadOptions {
+  /** Upload into this registry instead of the client's workspace. */
+  registry?: string;
+  /** Files uploaded at once (default 4). */
+  concurrency?: number;
+  /** Called as bytes go out. */
+  onProgress?: (progress: UploadProgress) => void;
+  /** Draw a progress line on stderr (default: when stderr is a terminal). */
+  progressBar?: boolean;
+  /** Where notes go ("unchanged, reusing stored content"); stderr by default. */
+  log?: (message: string) => void;
+  /** How the notes name what is uploaded; the path by default. */
+  label?: string;
+  signal?: AbortSignal;
+}
+
+export interface UploadResult {
+  /** The manifest hash: what a create request sends as `content`. */
+  hash: string;
+  files: ContentFile[];
+  size: number;
+  /** True when the server already held this content, so nothing was sent. */
+  reused: boolean;
+}
+
+/** Streams one file from disk into an upload; the server verifies its SHA-256 as it arrives. */
+export async function putFile(
+  client: LapisClient,
+  hash: string,
+  file: { path: string; local: string; sha256: string },
+  opts: { registry?: string; signal?: AbortSignal; onBytes?: (n: number) => void } = {},
+): Promise<{ path: string; size: number }> {
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      opts.onBytes?.(chunk.length);
+      done(null, chunk);
+    },
+  });
+  const source = createReadStream(file.local);
+  source.on('error', (err) => counter.destroy(err));
+  const body = Readable.toWeb(source.pipe(counter)) as unknown as RequestInit['body'];
+  try {
+    return await client.content.put(hash, file.path, file.sha256, body, {
+      ...(opts.registry ? { registry: opts.registry } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  } finally {
+    source.destroy();
+  }
+}
+
+/** Runs `work` over `items`, `limit` at a time; the first failure stops the rest and is thrown. */
+async function pool<T>(items: readonly T[], limit: number, signal: AbortSignal | undefined, work: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', stop, { once: true });
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!failure && !controller.signal.aborted && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item, controller.signal);
+      } catch (error) {
+        failure ??= { error };
+        controller.abort();
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+  if (failure) throw failure.error;
+  signal?.throwIfAborted();
+}
+
+/**
+ * Uploads a local file or folder unless the server already holds the same content, then commits
+ * it. Returns the manifest hash to send as the asset's `content`.
+ */
+export async function uploadContent(client: LapisClient, localPath: string, opts: UploadOptions = {}): Promise<UploadResult> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const label = opts.label ?? localPath;
+  const scope = opts.registry ? { registry: opts.registry } : {};
+  const local = await listLocalFiles(localPath);
+  if (local.length === 0) throw new LapisError('INVALID_ARGUMENT', `${label} holds no files to upload (after .amlignore/.gitignore rules).`);
+
+  const hashed: (LocalFile & { sha256: string })[] = new Array(local.length);
+  await pool(
+    local.map((f, i) => ({ f, i })),
+    opts.concurrency ?? 4,
+    opts.signal,
+    async ({ f, i }, signal) => {
+      const { sha256, size } = await hashFile(f.local, signal);
+      hashed[i] = { ...f, sha256, size };
+    },
+  );
+  const files: ContentFile[] = hashed.map(({ path, sha256, size }) => ({ path, sha256, size }));
+  const hash = manifestHash(files);
+  const size = files.reduce((n, f) => n + f.size, 0);
+
+  if ((await client.content.exists(hash, scope)).exists) {
+    log(`${label}: unchanged, reusing stored content ${hash.slice(0, 12)} (${files.length} file${files.length === 1 ? '' : 's'}, ${formatBytes(size)}).`);
+    return { hash, files, size, reused: true };
+  }
+
+  const progress: UploadProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: size };
+  const bar = (opts.progressBar ?? process.stderr.isTTY === true) ? progressBar(label) : undefined;
+  const report = (): void => {
+    opts.onProgress?.({ ...progress });
+    bar?.update(progress);
+  };
+  report();
+  try {
+    await pool(hashed, opts.concurrency ?? 4, opts.signal, async (f, signal) => {
+      await putFile(client, hash, f, {
+        ...scope,
+        signal,
+        onBytes: (n) => {
+          progress.bytes += n;
+          report();
+        },
+      });
+      progress.files += 1;
+      report();
+    });
+  } finally {
+    bar?.done();
+  }
+  await client.content.commit(hash, files, scope);
+  log(`${label}: uploaded ${files.length} file${files.length === 1 ? '' : 's'} (${formatBytes(size)}) as content ${hash.slice(0, 12)}.`);
+  return { hash, files, size, reused: false };
+}
+
+// ------------------------------------------------------------------ progress
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${Math.round(n)} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** A `\r`-rewritten line on stderr: bytes done / total, percentage, rate, files; ten updates a second at most. */
+function progressBar(label: string): { update: (p: UploadProgress) => void; done: () => void } {
+  const start = Date.now();
+  let last = 0;
+  let shown = false;
+  return {
+    update(p) {
+      const now = Date.now();
+      if (now - last < 100 && p.files < p.totalFiles) return;
+      last = now;
+      shown = true;
+      const pct = p.totalBytes > 0 ? Math.floor((p.bytes / p.totalBytes) * 100) : 100;
+      const width = 20;
+      const filled = Math.round((pct / 100) * width);
+      const seconds = Math.max((now - start) / 1000, 0.001);
+      process.stderr.write(
+        `\r\x1b[KUploading ${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)} (${pct}%), ${formatBytes(p.bytes / seconds)}/s, ${p.files}/${p.totalFiles} files`,
+      );
+    },
+    done() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
