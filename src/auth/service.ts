@@ -158,8 +158,9 @@ export class AuthService {
     if (cached && cached.until > Date.now()) return cached.principal;
     const [scheme, value = ''] = header.split(/\s+/, 2) as [string, string?];
     let principal: Principal;
+    let expiresAt: number | null = null;
     if (/^bearer$/i.test(scheme)) {
-      principal = await this.#verifyToken(value.trim());
+      ({ principal, expiresAt } = await this.#verifyToken(value.trim()));
     } else if (/^basic$/i.test(scheme)) {
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const cut = decoded.indexOf(':');
@@ -167,15 +168,18 @@ export class AuthService {
       const user = decoded.slice(0, cut);
       const secret = decoded.slice(cut + 1);
       // MLflow clients can carry a token as the basic-auth password, as they can a password.
-      principal = parseToken(secret) ? await this.#verifyToken(secret) : await this.login(user, secret, clientIp);
+      if (parseToken(secret)) ({ principal, expiresAt } = await this.#verifyToken(secret));
+      else principal = await this.login(user, secret, clientIp);
     } else {
-      throw unauthenticated(`Unsupported Authorization scheme '${scheme}': use 'Bearer <token>' or basic auth.`);
+      // The scheme is not echoed: a token sent without "Bearer " would land in the message.
+      throw unauthenticated("Unsupported Authorization scheme: use 'Bearer <token>' or basic auth.");
     }
-    this.#credentialCache.set(cacheKey, { principal, until: Date.now() + CACHE_MS });
+    // A cached credential never outlives its token.
+    this.#credentialCache.set(cacheKey, { principal, until: Math.min(Date.now() + CACHE_MS, expiresAt ?? Number.POSITIVE_INFINITY) });
     return principal;
   }
 
-  async #verifyToken(token: string): Promise<Principal> {
+  async #verifyToken(token: string): Promise<{ principal: Principal; expiresAt: number | null }> {
     const parts = parseToken(token);
     if (!parts) throw unauthenticated('Malformed token: Lapis tokens look like lapis_<id>_<secret>. Create one with `lapis token create`.');
     const row = await this.#database.db
@@ -196,7 +200,7 @@ export class AuthService {
       this.#lastUsedWrites.set(parts.id, Date.now());
       await this.#database.db.updateTable('tokens').set({ last_used_at: now() }).where('id', '=', parts.id).execute();
     }
-    return toPrincipal(row);
+    return { principal: toPrincipal(row), expiresAt: row.expires_at === null ? null : Number(row.expires_at) };
   }
 
   /** Password login, throttled per user name: repeated failures lock the name with growing delays. */

@@ -50,7 +50,15 @@ export function registerAccess(
     const action = req.routeOptions.config?.action;
     // Unmatched URLs have no action: the not-found handler answers them without touching data.
     if (!action || isPublic(action)) return;
-    const principal = deps.enabled ? await deps.auth.authenticate(req.headers.authorization, req.ip) : LOCAL_ADMIN;
+    let principal: Principal | undefined;
+    try {
+      principal = deps.enabled ? await deps.auth.authenticate(req.headers.authorization, req.ip) : LOCAL_ADMIN;
+    } catch (err) {
+      // A locked-out password (basic auth) says when to retry, as the login route does.
+      const wait = (err as LapisError).details?.retryAfterMs;
+      if (typeof wait === 'number') reply.header('Retry-After', String(Math.ceil(wait / 1000)));
+      throw err;
+    }
     if (!principal) {
       throw new LapisError(
         'UNAUTHENTICATED',

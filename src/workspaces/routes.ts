@@ -16,7 +16,7 @@ export interface WorkspaceRouteDeps {
   purge(name: string): Promise<void>;
 }
 
-/** Native workspace API: list what the caller may see, create (admins), show, delete (Owners). */
+/** Native workspace API: list what the caller may see, create (admins), show, delete (Owners, Contributors). */
 export function workspaceRoutes(app: FastifyInstance, deps: WorkspaceRouteDeps): void {
   const tags = ['workspaces'];
   app.get('/api/v1/workspaces', { config: { action: 'self/read' }, schema: { summary: 'List the workspaces the caller has a role in', tags } }, async (req) => {

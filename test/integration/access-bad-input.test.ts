@@ -122,7 +122,7 @@ describe('bad credentials and bad access-control input', () => {
       ['Basic', 'empty basic', /^Malformed basic credentials/],
       [basic('ana', 'wrong-password-here'), 'basic with a wrong password', /^Wrong user name or password\.$/],
       [basic('nobody', 'some-password-x'), 'basic with an unknown user', /^Wrong user name or password\.$/],
-      [`Token ${anaToken}`, 'unknown scheme', /^Unsupported Authorization scheme 'Token': use 'Bearer <token>' or basic auth\.$/],
+      [`Token ${anaToken}`, 'unknown scheme', /^Unsupported Authorization scheme: use 'Bearer <token>' or basic auth\.$/],
       [anaToken, 'token without a scheme', /^Unsupported Authorization scheme/],
     ];
     for (const [auth, label, message] of cases) {
