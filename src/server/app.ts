@@ -194,6 +194,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
       await registry.purgeWorkspace(name);
       await assets.purge(name);
       await purgeWorkspace(database, blobs, name);
+      tracking.metrics.cache.clear();
       await auth.removeWorkspace(name);
     },
   });

@@ -3,6 +3,7 @@ import { invalid } from '../core/errors.js';
 import { decodePageToken, paginate } from '../core/pagination.js';
 import type { Database } from '../store/db.js';
 import type { Workspace } from '../workspaces/service.js';
+import { HistoryCache } from './history-cache.js';
 import { jsonNumber, type MetricView } from './run-view.js';
 import type { RunService } from './runs.js';
 import { checkKey, LIMITS } from './validation.js';
@@ -11,9 +12,14 @@ export class MetricService {
   readonly #database: Database;
   readonly #runs: RunService;
 
+  readonly cache = new HistoryCache();
+
   constructor(database: Database, runs: RunService) {
     this.#database = database;
     this.#runs = runs;
+    runs.onMetricsWritten = (runId, keys) => {
+      for (const key of keys) this.cache.invalidate(HistoryCache.key(runId, key));
+    };
   }
 
   /** The full history when no max_results is given, as MLflow's client expects; pages otherwise. */
@@ -46,6 +52,9 @@ export class MetricService {
   async historyJson(ws: Workspace, runId: unknown, metricKey: unknown): Promise<string> {
     const run = await this.#runs.findRow(ws, runId);
     const key = checkKey('Metric', metricKey);
+    const cacheKey = HistoryCache.key(run.run_uuid, key);
+    const cached = this.cache.get(cacheKey);
+    if (cached !== undefined) return cached;
     let rows: [number, number, number, number][];
     if (this.#database.sqlite) {
       // The primary key is (run_uuid, key, step, timestamp, value, is_nan): this is one range scan, already in order.
@@ -69,7 +78,9 @@ export class MetricService {
       const [step, timestamp, value, isNan] = rows[i] as [number, number, number, number];
       metrics[i] = { key, value: isNan || !Number.isFinite(value) ? jsonNumber(value, isNan) : value, timestamp, step };
     }
-    return JSON.stringify({ metrics });
+    const json = JSON.stringify({ metrics });
+    this.cache.set(cacheKey, json);
+    return json;
   }
 
   #historyStmt: Statement | undefined;

@@ -202,12 +202,14 @@ export class RunService {
       }
       seen.set(p.key, p.value);
     }
-    await this.#database.db.transaction().execute(async (tx) => {
+    const written = await this.#database.db.transaction().execute(async (tx) => {
       const row = await this.#activeRow(ws, runId, tx);
       await this.#insertParams(tx, row.run_uuid, dedupeLast(params));
       if (tags.length > 0) await this.#upsertTags(tx, row.run_uuid, dedupeLast(tags));
       await this.#insertMetrics(tx, row.run_uuid, ws.name, metrics);
+      return row.run_uuid;
     });
+    if (metrics.length > 0) this.onMetricsWritten?.(written, new Set(metrics.map((m) => m.key)));
   }
 
   async #insertParams(tx: Tx, runId: string, params: { key: string; value: string }[]): Promise<void> {
@@ -292,6 +294,9 @@ export class RunService {
       );
     }
   }
+
+  /** Told after each committed metric write, so caches of those histories can be dropped. */
+  onMetricsWritten: ((runId: string, keys: Set<string>) => void) | undefined;
 
   #statements: { insertMetric: Statement; upsertLatest: Statement } | undefined;
 
