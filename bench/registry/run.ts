@@ -310,7 +310,7 @@ async function uploadPhase(server: RunningServer, folder: string, work: string, 
     const otherCores = Math.max(other0, meter());
     const bytes = upload.bytes;
     log(
-      `  round ${r + 1}: cp -r ${fmt(bytes / MB / (copyMs / 1000))} MB/s (${fmt(copyMs)} ms); Lapis upload ${fmt(bytes / MB / (upload.totalMs / 1000))} MB/s ` +
+      `  ${count === 1 && firstRound > 0 ? "upload" : `round ${r + 1}`}: cp -r ${fmt(bytes / MB / (copyMs / 1000))} MB/s (${fmt(copyMs)} ms); Lapis upload ${fmt(bytes / MB / (upload.totalMs / 1000))} MB/s ` +
         `(${fmt(upload.totalMs)} ms = hash ${fmt(upload.hashMs)} + PUT ${fmt(upload.putMs)} + commit ${fmt(upload.commitMs)}); ` +
         `server peak RSS ${fmt(rss.peak / MB, 1)} MB (${rss.samples} samples${rss.hwm !== undefined ? `, VmHWM ${fmt(rss.hwm / MB, 1)} MB` : ''}); ` +
         `CPU: server ${fmt(serverCpuS, 2)} s, client ${fmt(clientCpuS, 2)} s; other load ${fmt(otherCores, 2)} cores`,

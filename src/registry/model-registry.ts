@@ -424,7 +424,8 @@ export class ModelRegistry {
     const orders = parseOrderBys('model_versions', req.orderBy);
     const d = this.#database.dialect;
     const column: Record<string, string> = { name: 'name', run_id: 'run_id', source_path: 'source', version_number: 'version', current_stage: 'current_stage' };
-    const conditions = clauses.map((c: Clause, i) => {
+    const driver = d === 'sqlite' ? await this.#tagDriver(ws, clauses) : undefined;
+    const conditions = clauses.flatMap((c: Clause, i) => (i === driver ? [] : [c])).map((c: Clause, i) => {
       if (c.identifier.type === 'tag') {
         const a = sql.raw(`t${i}`);
         const { exists, comparator } = tagTest(c);
@@ -433,11 +434,35 @@ export class ModelRegistry {
       return compare(sql.ref(`v.${column[c.identifier.key] ?? c.identifier.key}`), c.comparator, c.value, d);
     });
     const orderBy = orders.map((o) => sql`${sql.ref(`v.${o.identifier.key === 'version_number' ? 'version' : o.identifier.key}`)} ${sql.raw(o.ascending ? 'asc' : 'desc')}`);
+    let from = sql`model_versions v`;
+    if (driver !== undefined) {
+      const c = clauses[driver] as Clause;
+      // CROSS JOIN fixes SQLite's join order: the tag index first, then versions by primary key.
+      from = sql`model_version_tags dt cross join model_versions v on v.workspace = dt.workspace and v.name = dt.name and v.version = dt.version and dt.workspace = ${ws.name} and dt.key = ${c.identifier.key} and ${compare(sql.ref('dt.value'), c.comparator, c.value, d)}`;
+    }
     const { rows } = await sql<Selectable<ModelVersionTable>>`
-      select v.* from model_versions v where v.workspace = ${ws.name} and ${and(conditions)}
+      select v.* from ${from} where v.workspace = ${ws.name} and ${and(conditions)}
       order by ${sql.join([...orderBy, sql`v.name asc`, sql`v.version desc`])} limit ${req.maxResults + 1} offset ${offset}`.execute(this.#db);
     const page = paginate(rows, offset, req.maxResults);
     return { versions: await this.#hydrateVersions(ws, page.items), nextPageToken: page.nextPageToken };
+  }
+
+  /**
+   * SQLite: the most selective `tags.k = 'v'` clause, counted through the (workspace, key, value)
+   * index, drives the search when it matches fewer versions than a cap; a name filter already
+   * uses the primary key, so it needs no driver.
+   */
+  async #tagDriver(ws: Workspace, clauses: Clause[]): Promise<number | undefined> {
+    if (clauses.some((c) => c.identifier.type === 'attribute' && c.identifier.key === 'name' && c.comparator === '=')) return undefined;
+    let best: { index: number; count: number } | undefined;
+    for (const [index, c] of clauses.entries()) {
+      if (c.identifier.type !== 'tag' || c.comparator !== '=') continue;
+      const cap = best ? best.count : 20_000;
+      const { rows } = await sql<{ n: number }>`select count(*) as n from (select 1 as one from model_version_tags where workspace = ${ws.name} and key = ${c.identifier.key} and value = ${c.value.kind === 'string' ? c.value.value : ''} limit ${cap}) as candidates`.execute(this.#db);
+      const count = Number(rows[0]?.n ?? cap);
+      if (count < cap) best = { index, count };
+    }
+    return best?.index;
   }
 
   async countModels(workspace: string): Promise<number> {
