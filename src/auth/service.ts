@@ -23,6 +23,8 @@ const CACHE_MS = 10_000;
 
 const unauthenticated = (message: string): LapisError => new LapisError('UNAUTHENTICATED', message);
 
+export type Decision = 'allowed' | 'denied' | 'not-member';
+
 export interface TokenInfo {
   id: string;
   name: string;
@@ -151,13 +153,23 @@ export class AuthService {
   // ---- authentication ---------------------------------------------------------------------
 
   /** The principal an Authorization header names; undefined when there is none; throws on bad credentials. */
-  async authenticate(header: string | undefined, clientIp: string): Promise<Principal | undefined> {
+  /**
+   * The principal of a recently verified Authorization header, without touching the database or
+   * the event loop: the hot path of every authenticated request. Undefined means "verify it".
+   */
+  cachedPrincipal(header: string | undefined): Principal | undefined {
     if (!header) return undefined;
     // Keyed by the header itself: hashing it would cost more than the lookup it protects, and the
     // header is in this process's memory for the request anyway.
+    const cached = this.#credentialCache.get(header);
+    return cached && cached.until > Date.now() ? cached.principal : undefined;
+  }
+
+  async authenticate(header: string | undefined, clientIp: string): Promise<Principal | undefined> {
+    if (!header) return undefined;
     const cacheKey = header;
-    const cached = this.#credentialCache.get(cacheKey);
-    if (cached && cached.until > Date.now()) return cached.principal;
+    const hit = this.cachedPrincipal(header);
+    if (hit) return hit;
     const [scheme, value = ''] = header.split(/\s+/, 2) as [string, string?];
     let principal: Principal;
     let expiresAt: number | null = null;
@@ -303,17 +315,25 @@ export class AuthService {
     return roles;
   }
 
-  /** Whether the principal holds any role in the workspace (what makes it visible to them). */
-  async isMember(principal: Principal, workspace: string): Promise<boolean> {
-    return principal.isAdmin || (await this.#rolesOf(principal, workspace)).length > 0;
+  /**
+   * The one decision every route goes through: may this principal do this action in this
+   * workspace? `not-member` (no role there) lets callers answer as if the workspace did not exist.
+   * Synchronous when the principal's roles are cached, which is the common case.
+   */
+  access(principal: Principal, action: string, workspace: string | undefined): Decision | Promise<Decision> {
+    if (principal.isAdmin || action.startsWith('self/')) return 'allowed';
+    if (workspace === undefined) return 'denied';
+    const decide = (roles: RoleDefinition[]): Decision => (roles.length === 0 ? 'not-member' : roles.some((r) => roleAllows(r, action)) ? 'allowed' : 'denied');
+    const cached = this.#roleCache.get(`${principal.id}|${workspace}`);
+    return cached ? decide(cached) : this.#rolesOf(principal, workspace).then(decide);
   }
 
-  /** The one decision: may this principal do this action in this workspace? */
+  async isMember(principal: Principal, workspace: string): Promise<boolean> {
+    return (await this.access(principal, 'workspaces/read', workspace)) !== 'not-member';
+  }
+
   async authorize(principal: Principal, action: string, workspace: string | undefined): Promise<boolean> {
-    if (principal.isAdmin) return true;
-    if (action.startsWith('self/')) return true;
-    if (workspace === undefined) return false;
-    return (await this.#rolesOf(principal, workspace)).some((r) => roleAllows(r, action));
+    return (await this.access(principal, action, workspace)) === 'allowed';
   }
 
   /** The workspaces a principal has roles in, with those roles. */

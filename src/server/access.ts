@@ -52,7 +52,9 @@ export function registerAccess(
     if (!action || isPublic(action)) return;
     let principal: Principal | undefined;
     try {
-      principal = deps.enabled ? await deps.auth.authenticate(req.headers.authorization, req.ip) : LOCAL_ADMIN;
+      // Cached credentials, workspaces and roles are read synchronously: an authenticated request
+      // pays a few map lookups, and the database only on a miss.
+      principal = deps.enabled ? (deps.auth.cachedPrincipal(req.headers.authorization) ?? (await deps.auth.authenticate(req.headers.authorization, req.ip))) : LOCAL_ADMIN;
     } catch (err) {
       // A locked-out password (basic auth) says when to retry, as the login route does.
       const wait = (err as LapisError).details?.retryAfterMs;
@@ -79,12 +81,14 @@ export function registerAccess(
     const param = req.routeOptions.config.workspaceParam;
     const name = param ? ((req.params as Record<string, string>)[param] ?? '') : req.workspaceName;
     req.workspaceName = name;
-    const ws = await deps.workspaces.find(name);
-    if (!ws || !(await deps.auth.isMember(principal, name))) {
+    const ws = deps.workspaces.cached(name) ?? (await deps.workspaces.find(name));
+    const pending = deps.auth.access(principal, action, name);
+    const decision = typeof pending === 'string' ? pending : await pending;
+    if (!ws || decision === 'not-member') {
       throw new LapisError('NOT_FOUND', `Workspace '${name}' does not exist or you have no role in it. List yours with 'lapis workspace list'.`);
     }
     req.workspace = ws;
-    if (!(await deps.auth.authorize(principal, action, name))) {
+    if (decision !== 'allowed') {
       throw new LapisError('PERMISSION_DENIED', `'${principal.name}' may not ${action} in workspace '${name}': none of its roles there allows it. An Owner can grant one with 'lapis role assign'.`);
     }
   });

@@ -63,6 +63,11 @@ export class WorkspaceService {
     return created;
   }
 
+  /** A workspace already in the cache, without a database round trip. */
+  cached(name: string): Workspace | undefined {
+    return this.#cache.get(name);
+  }
+
   async find(name: string): Promise<Workspace | undefined> {
     const cached = this.#cache.get(name);
     if (cached) return cached;
