@@ -48,24 +48,22 @@ export function parseStatus(value: unknown): RunStatus | undefined {
 }
 
 /** Parses one metric of a request (log-metric or log-batch) into a validated input. */
-export function parseMetric(raw: unknown, index?: number): MetricInput {
-  const where = index === undefined ? 'metric' : `metrics[${index}]`;
-  if (!raw || typeof raw !== 'object') throw invalid(`${where} must be an object with key, value, timestamp and step.`);
+export function parseMetric(raw: unknown, index?: number, checkedKeys?: Set<string>): MetricInput {
+  if (!raw || typeof raw !== 'object') throw invalid(`${index === undefined ? 'metric' : `metrics[${index}]`} must be an object with key, value, timestamp and step.`);
   const m = raw as Record<string, unknown>;
-  const key = checkKey('Metric', m.key);
+  // A batch repeats a few keys a thousand times: each distinct key is checked once. The common,
+  // well-typed case is tested inline; messages are only built on the error path.
+  const key = typeof m.key === 'string' && checkedKeys?.has(m.key) ? m.key : checkKey('Metric', m.key);
+  checkedKeys?.add(key);
   if (m.value === undefined || m.value === null) throw invalid(`Missing value for required parameter 'value' of metric '${key}'.`);
-  const value = metricValue(key, m.value);
-  const timestamp = requireInt(`timestamp' of metric '${key}`, m.timestamp);
-  const step = optionalInt(`step' of metric '${key}`, m.step) ?? 0;
-  return {
-    key,
-    value,
-    timestamp,
-    step,
-    modelId: optionalString('model_id', m.model_id) || undefined,
-    datasetName: optionalString('dataset_name', m.dataset_name) || undefined,
-    datasetDigest: optionalString('dataset_digest', m.dataset_digest) || undefined,
-  };
+  const value = typeof m.value === 'number' ? m.value : metricValue(key, m.value);
+  const timestamp = typeof m.timestamp === 'number' && Number.isSafeInteger(m.timestamp) ? m.timestamp : requireInt(`timestamp' of metric '${key}`, m.timestamp);
+  const step = m.step === undefined || m.step === null ? 0 : typeof m.step === 'number' && Number.isSafeInteger(m.step) ? m.step : (optionalInt(`step' of metric '${key}`, m.step) ?? 0);
+  const metric: MetricInput = { key, value, timestamp, step };
+  if (m.model_id !== undefined) metric.modelId = optionalString('model_id', m.model_id) || undefined;
+  if (m.dataset_name !== undefined) metric.datasetName = optionalString('dataset_name', m.dataset_name) || undefined;
+  if (m.dataset_digest !== undefined) metric.datasetDigest = optionalString('dataset_digest', m.dataset_digest) || undefined;
+  return metric;
 }
 
 /** The latest value per key wins by (step, timestamp, value), MLflow's order. */
@@ -189,7 +187,8 @@ export class RunService {
           `got ${metricsIn.length} metrics, ${paramsIn.length} params and ${tagsIn.length} tags. Split it into several requests.`,
       );
     }
-    const metrics = metricsIn.map((m, i) => parseMetric(m, i));
+    const checkedKeys = new Set<string>();
+    const metrics = metricsIn.map((m, i) => parseMetric(m, i, checkedKeys));
     const params = keyValues('Param', paramsIn);
     const tags = keyValues('Tag', tagsIn);
     for (const p of params) checkValueLength('Param', p.key, p.value, LIMITS.paramValue);

@@ -26,6 +26,7 @@ export const LIMITS = {
 } as const;
 
 const KEY_PATTERN = /^[/\w.\- ]*$/;
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
 
 export function checkKey(kind: string, key: unknown): string {
   if (typeof key !== 'string' || key === '') throw invalid(`Missing value for ${kind} key: pass a non-empty string.`);
@@ -38,7 +39,7 @@ export function checkKey(kind: string, key: unknown): string {
     );
   }
   // Keys become artifact-like paths in some stores; refuse ones that would escape their folder.
-  if (key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.')) {
+  if (key.startsWith('/') || DOT_SEGMENT.test(key)) {
     throw invalid(`Invalid ${kind} name: '${key}'. Names may not start with '/' or contain '.' or '..' path segments.`);
   }
   return key;
