@@ -1,6 +1,5 @@
 import type { BlobStore } from '../blobs/index.js';
 import type { Database } from '../store/db.js';
-import type { WorkspaceService } from '../workspaces/service.js';
 import { ArtifactService } from './artifacts.js';
 import { ExperimentService } from './experiments.js';
 import { LoggedModelService } from './logged-models.js';
@@ -33,5 +32,3 @@ export function createTracking(database: Database, blobs: BlobStore): Tracking {
     searchRuns: (ws, req) => searchRuns(database, ws, req),
   };
 }
-
-export type { WorkspaceService };

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Dialect } from '../store/db.js';
-import type { Clause, Comparator, Value } from './search/grammar.js';
+import type { Comparator, Value } from './search/grammar.js';
 
 /** Compiles one parsed comparison against a SQL expression, the same way on both dialects. */
 export function compare(ref: RawBuilder<unknown>, comparator: Comparator, value: Value, dialect: Dialect): RawBuilder<boolean> {
@@ -37,5 +37,3 @@ export function and(conditions: RawBuilder<boolean>[]): RawBuilder<boolean> {
   if (conditions.length === 0) return sql<boolean>`1 = 1`;
   return sql<boolean>`(${sql.join(conditions, sql` and `)})`;
 }
-
-export type { Clause };
