@@ -1,4 +1,6 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
@@ -25,8 +27,17 @@ export interface Database {
 
 /** Opens the metadata database named by URI and brings its schema to the latest migration. */
 export async function openDatabase(uri: string): Promise<Database> {
-  const { db, dialect, sqlite } = uri.startsWith('sqlite:') ? openSqlite(uri) : openPostgres(uri);
-  const database: Database = { db, dialect, uri, ...(sqlite ? { sqlite } : {}), close: () => db.destroy() };
+  const { db, dialect, sqlite, stop } = uri.startsWith('sqlite:') ? openSqlite(uri) : openPostgres(uri);
+  const database: Database = {
+    db,
+    dialect,
+    uri,
+    ...(sqlite ? { sqlite } : {}),
+    close: async () => {
+      await stop?.();
+      await db.destroy();
+    },
+  };
   try {
     await migrate(database);
   } catch (err) {
@@ -46,7 +57,40 @@ function sqlitePath(uri: string): string {
   return path;
 }
 
-function openSqlite(uri: string): { db: Db; dialect: Dialect; sqlite: BetterSqlite3.Database } {
+/**
+ * Checkpoints the WAL from a worker thread on its own connection, so the request thread does not
+ * stall copying pages back into the database file every ~1,000 pages, as SQLite's automatic
+ * checkpoints make the committing write do. PASSIVE never blocks the writer; under constant writes
+ * the WAL then never restarts, so past ~64 MB a RESTART makes the writer wait (its transactions
+ * begin IMMEDIATE, so they wait in the busy handler rather than fail) and the WAL starts over.
+ * CommonJS source: `eval` workers cannot be ES modules.
+ */
+const CHECKPOINTER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 5000');
+const checkpoint = (mode) => { try { return db.pragma('wal_checkpoint(' + mode + ')')[0]; } catch { return undefined; } };
+const timer = setInterval(() => {
+  const r = checkpoint('PASSIVE');
+  if (r && r.log > 16384) checkpoint('RESTART');
+}, 250);
+parentPort.on('message', () => { clearInterval(timer); checkpoint('TRUNCATE'); db.close(); process.exit(0); });
+`;
+
+function startCheckpointer(path: string, raw: BetterSqlite3.Database): () => Promise<void> {
+  const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { path, driver: createRequire(import.meta.url).resolve('better-sqlite3') } });
+  worker.unref();
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // If the worker cannot run, SQLite's own automatic checkpoints take over again.
+  worker.once('error', () => raw.pragma('wal_autocheckpoint = 1000'));
+  return async () => {
+    worker.postMessage('stop');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+  };
+}
+
+function openSqlite(uri: string): { db: Db; dialect: Dialect; sqlite: BetterSqlite3.Database; stop?: () => Promise<void> } {
   const path = sqlitePath(uri);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const raw = new BetterSqlite3(path);
@@ -63,7 +107,10 @@ function openSqlite(uri: string): { db: Db; dialect: Dialect; sqlite: BetterSqli
   // MLflow's LIKE is case-sensitive (ILIKE is the insensitive one); SQLite's LIKE is not by default.
   raw.pragma('case_sensitive_like = ON');
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
-  return { db, dialect: 'sqlite', sqlite: raw };
+  if (path === ':memory:') return { db, dialect: 'sqlite', sqlite: raw };
+  raw.pragma('wal_autocheckpoint = 0');
+  raw.pragma('journal_size_limit = 67108864');
+  return { db, dialect: 'sqlite', sqlite: raw, stop: startCheckpointer(path, raw) };
 }
 
 /**
@@ -76,7 +123,10 @@ function withStatementCache(raw: BetterSqlite3.Database): BetterSqlite3.Database
   return new Proxy(raw, {
     get(target, prop, receiver) {
       if (prop === 'prepare') {
-        return (source: string) => {
+        return (text: string) => {
+          // Transactions take the write lock when they begin, so a busy database makes them wait
+          // in the busy handler; a deferred one that read first would fail with SQLITE_BUSY.
+          const source = text === 'begin' ? 'begin immediate' : text;
           let stmt = cache.get(source);
           if (stmt) {
             cache.delete(source);
@@ -94,7 +144,7 @@ function withStatementCache(raw: BetterSqlite3.Database): BetterSqlite3.Database
   });
 }
 
-function openPostgres(uri: string): { db: Db; dialect: Dialect; sqlite?: undefined } {
+function openPostgres(uri: string): { db: Db; dialect: Dialect; sqlite?: undefined; stop?: undefined } {
   // BIGINT columns hold epoch-ms timestamps and ids; they fit a JS number exactly.
   pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
   const pool = new pg.Pool({ connectionString: uri.replace(/^postgres:/, 'postgresql:'), max: 10 });
