@@ -16,7 +16,8 @@
  * Only Node built-ins; loopback only; every loop is bounded.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeDocsSection } from '../lib/report.js';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -331,7 +332,7 @@ async function checkCost(dataDir: string, token: string, iterations: number): Pr
     };
     const off = async (): Promise<void> => check(LOCAL_ADMIN);
     const on = async (): Promise<void> => {
-      const principal = await auth.authenticate(header, '127.0.0.1');
+      const principal = await auth.authenticate(header);
       if (!principal) throw new Error('no principal');
       await check(principal);
     };
@@ -408,19 +409,6 @@ function docsSection(r: Result, loadBefore: number): string {
   ].join('\n');
 }
 
-function writeDocs(section: string): void {
-  const header = '# Benchmarks\n\nMeasured on one machine with the scripts in `bench/`; each section says how it was run and can be regenerated with its npm script.\n';
-  let text = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : header;
-  const start = text.search(/^## Auth\b.*$/m);
-  if (start >= 0) {
-    const rest = text.slice(start + 1);
-    const next = rest.search(/^## /m);
-    text = text.slice(0, start) + section.trimEnd() + '\n' + (next >= 0 ? '\n' + rest.slice(next) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + section.trimEnd() + '\n';
-  }
-  writeFileSync(DOCS, text);
-}
 
 // ---- main -------------------------------------------------------------------------------------------------------
 
@@ -510,7 +498,7 @@ async function main(): Promise<void> {
   console.log(`${result.pass ? 'PASS' : 'FAIL'}: auth adds ${pct(overhead.p50)} to the p50 latency (target ≤ ${fmt(TARGET_OVERHEAD * 100)} %)`);
 
   if (CFG.write) {
-    writeDocs(docsSection(result, loadBefore));
+    writeDocsSection(DOCS, 'Auth', docsSection(result, loadBefore));
     log(`Wrote the ## Auth section of ${DOCS}`);
   }
   rmSync(WORK, { recursive: true, force: true });

@@ -17,6 +17,7 @@
  * exit path (SIGINT included).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { markdownTable, textTable, writeDocsSection } from '../lib/report.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -546,7 +547,6 @@ interface Row {
   result: string;
 }
 const HEAD: Row = { figure: 'figure', lapis: 'Lapis', reference: 'reference', ratio: 'ratio', target: 'target', result: 'result' };
-const COLS = Object.keys(HEAD) as (keyof Row)[];
 const pass = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
 const times = (x: number): string => (Number.isFinite(x) ? `${x >= 100 ? fmt(x) : fmt(x, 1)}×` : 'n/a');
 
@@ -619,17 +619,7 @@ function rows(l: LapisResult, m: MlflowResult, f: Figures, agreeOk: boolean): { 
   return { rows: table, failed };
 }
 
-function textTable(table: Row[]): string {
-  const all = [HEAD, ...table];
-  const width = COLS.map((c) => Math.max(...all.map((r) => r[c].length)));
-  const line = (r: Row): string => COLS.map((c, i) => (i === 0 || i === 4 ? r[c].padEnd(width[i] as number) : r[c].padStart(width[i] as number))).join(' | ');
-  return [line(HEAD), width.map((w) => '-'.repeat(w)).join('-+-'), ...table.map(line)].join('\n');
-}
 
-function markdownTable(table: Row[]): string {
-  const line = (r: Row): string => `| ${COLS.map((c) => r[c] || ' ').join(' | ')} |`;
-  return [line(HEAD), `|${COLS.map((_, i) => (i === 0 || i === 4 ? ' --- ' : ' ---: ')).join('|')}|`, ...table.map(line)].join('\n');
-}
 
 interface Machine {
   date: string;
@@ -692,7 +682,7 @@ function docsSection(mc: Machine, table: Row[], l: LapisResult, m: MlflowResult,
 Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kernel}, work files on ${mc.fs}; Node ${mc.node}, Python ${mc.python}, MLflow ${mc.mlflow}; Lapis ${mc.commit}${BUILD_NOTE ? ` (${BUILD_NOTE})` : ''}.
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed searches: Lapis ${fmt(l.search.otherCores, 2)}, MLflow ${fmt(m.search.otherCores, 2)} cores; during the uploads: ${up.rounds.map((r) => fmt(r.otherCores, 2)).join(' / ')} cores.
 
-${markdownTable(table)}
+${markdownTable(HEAD, table)}
 
 Latency and memory ratios are MLflow/Lapis (> 1× favours Lapis); throughput ratios Lapis/reference. MB = 10^6 bytes.
 
@@ -706,18 +696,6 @@ Latency and memory ratios are MLflow/Lapis (> 1× favours Lapis); throughput rat
 ${profiles}`;
 }
 
-function writeDocs(section: string): void {
-  let text = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '# Benchmarks\n';
-  const start = text.search(/^## Registry\b.*$/m);
-  if (start >= 0) {
-    const rest = text.slice(start + 1);
-    const next = rest.search(/^## /m);
-    text = text.slice(0, start) + section.trimEnd() + '\n' + (next >= 0 ? '\n' + rest.slice(next) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + section.trimEnd() + '\n';
-  }
-  writeFileSync(DOCS, text);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Main
@@ -789,7 +767,7 @@ async function main(): Promise<void> {
   }
 
   const totalS = (performance.now() - started) / 1000;
-  console.log(`\n${textTable(table)}\n`);
+  console.log(`\n${textTable(HEAD, table)}\n`);
   console.log(`Answers: ${agree.ok ? 'both servers returned the same versions' : 'THE SERVERS DISAGREE'} — see above.`);
   console.log(`MLflow ran ${mlflow.search.latency.n}/${CFG.search.timed} timed searches. Seeding by direct SQL: MLflow ${fmt(mlflow.seedSeconds, 1)} s, Lapis ${fmt(lapis.seedSeconds, 1)} s.`);
   console.log(`Whole bench: ${fmt(totalS / 60, 1)} min.`);
@@ -799,7 +777,7 @@ async function main(): Promise<void> {
     JSON.stringify({ machine, config: CFG, opts: OPTS, figures: f, lapis: { ...lapis, search: strip(lapis.search) }, mlflow: { ...mlflow, search: strip(mlflow.search) }, agreement: agree }, null, 2),
   );
   if (OPTS.write) {
-    writeDocs(docsSection(machine, table, lapis, mlflow, f, agree.text, totalS, profileText));
+    writeDocsSection(DOCS, 'Registry', docsSection(machine, table, lapis, mlflow, f, agree.text, totalS, profileText));
     log(`Wrote the ## Registry section of ${DOCS}`);
   }
 }

@@ -5,7 +5,8 @@
  *   npm run bench:tracking [-- --runs N] [--no-build] [--profile] [--no-write] [--mlflow-analyze]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { markdownTable, textTable, writeDocsSection } from '../lib/report.js';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -592,19 +593,8 @@ function rows(l: ServerResult, m: ServerResult): { rows: Row[]; failed: ('ingest
 }
 
 const HEAD: Row = { figure: 'figure', lapis: 'Lapis', mlflow: 'MLflow', ratio: 'ratio', target: 'target', result: 'result' };
-const COLS = Object.keys(HEAD) as (keyof Row)[];
 
-function textTable(table: Row[]): string {
-  const all = [HEAD, ...table];
-  const width = COLS.map((c) => Math.max(...all.map((r) => r[c].length)));
-  const line = (r: Row): string => COLS.map((c, i) => (i === 0 || i === 4 ? r[c].padEnd(width[i] as number) : r[c].padStart(width[i] as number))).join(' | ');
-  return [line(HEAD), width.map((w) => '-'.repeat(w)).join('-+-'), ...table.map(line)].join('\n');
-}
 
-function markdownTable(table: Row[]): string {
-  const line = (r: Row): string => `| ${COLS.map((c) => r[c] || ' ').join(' | ')} |`;
-  return [line(HEAD), `|${COLS.map((_, i) => (i === 0 || i === 4 ? ' --- ' : ' ---: ')).join('|')}|`, ...table.map(line)].join('\n');
-}
 
 interface Machine {
   date: string;
@@ -658,7 +648,7 @@ Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kerne
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed
 ingestion / search / history phases, in cores: Lapis ${other(l)}, MLflow ${other(m)}.
 
-${markdownTable(table)}
+${markdownTable(HEAD, table)}
 
 Ratios are Lapis/MLflow for throughput and MLflow/Lapis for latency and memory (> 1× favours Lapis).
 
@@ -677,20 +667,6 @@ Ratios are Lapis/MLflow for throughput and MLflow/Lapis for latency and memory (
 `;
 }
 
-function writeDocs(section: string): void {
-  // The same header as the other benches' (bench/auth): whichever runs first creates the file.
-  const header = '# Benchmarks\n\nMeasured on one machine with the scripts in `bench/`; each section says how it was run and can be regenerated with its npm script.\n';
-  let text = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : header;
-  const start = text.search(/^## Tracking\b.*$/m);
-  if (start >= 0) {
-    const rest = text.slice(start + 1);
-    const next = rest.search(/^## /m);
-    text = text.slice(0, start) + section.trimEnd() + '\n' + (next >= 0 ? '\n' + rest.slice(next) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + section.trimEnd() + '\n';
-  }
-  writeFileSync(DOCS, text);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Main
@@ -735,7 +711,7 @@ async function main(): Promise<void> {
   }
 
   const totalS = (performance.now() - started) / 1000;
-  console.log(`\n${textTable(table)}\n`);
+  console.log(`\n${textTable(HEAD, table)}\n`);
   const apiRate = (lapis.seed.apiRuns ?? 0) / (lapis.seed.apiSeconds ?? Number.NaN);
   console.log(
     `Seeding: MLflow ${fmt(RUNS)} runs by direct SQL in ${fmt(mlflow.seed.seconds, 1)} s. Lapis ${fmt(lapis.seed.apiRuns ?? 0)} runs through its REST API at ${fmt(apiRate)} runs/s ` +
@@ -745,7 +721,7 @@ async function main(): Promise<void> {
   console.log(`Whole bench: ${fmt(totalS / 60, 1)} min.`);
   writeFileSync(join(WORK, 'results.json'), JSON.stringify({ machine, config: CFG, runs: RUNS, lapis: { ...lapis, search: { ...lapis.search, names: undefined } }, mlflow: { ...mlflow, search: { ...mlflow.search, names: undefined } } }, null, 2));
   if (OPTS.write) {
-    writeDocs(docsSection(machine, table, lapis, mlflow, agreement, totalS, [...profileTargets]));
+    writeDocsSection(DOCS, 'Tracking', docsSection(machine, table, lapis, mlflow, agreement, totalS, [...profileTargets]));
     log(`Wrote ${DOCS}`);
   }
 }

@@ -45,7 +45,7 @@ export function authRoutes(app: FastifyInstance, deps: { auth: AuthService; audi
       const b = req.body as { username: string; password: string; expires?: string };
       if (!deps.enabled) throw new LapisError('BAD_REQUEST', 'Authentication is off on this server: there is nothing to log in to. Start it with --auth on to use logins and tokens.');
       try {
-        const principal = await auth.login(b.username, b.password, req.ip);
+        const principal = await auth.login(b.username, b.password);
         req.principal = principal;
         return await auth.createToken(principal.id, 'login', duration(b.expires ?? '30d'));
       } catch (err) {

@@ -165,7 +165,7 @@ export class AuthService {
     return cached && cached.until > Date.now() ? cached.principal : undefined;
   }
 
-  async authenticate(header: string | undefined, clientIp: string): Promise<Principal | undefined> {
+  async authenticate(header: string | undefined): Promise<Principal | undefined> {
     if (!header) return undefined;
     const cacheKey = header;
     const hit = this.cachedPrincipal(header);
@@ -183,7 +183,7 @@ export class AuthService {
       const secret = decoded.slice(cut + 1);
       // MLflow clients can carry a token as the basic-auth password, as they can a password.
       if (parseToken(secret)) ({ principal, expiresAt } = await this.#verifyToken(secret));
-      else principal = await this.login(user, secret, clientIp);
+      else principal = await this.login(user, secret);
     } else {
       // The scheme is not echoed: a token sent without "Bearer " would land in the message.
       throw unauthenticated("Unsupported Authorization scheme: use 'Bearer <token>' or basic auth.");
@@ -218,7 +218,7 @@ export class AuthService {
   }
 
   /** Password login, throttled per user name: repeated failures lock the name with growing delays. */
-  async login(name: unknown, password: unknown, _clientIp: string): Promise<Principal> {
+  async login(name: unknown, password: unknown): Promise<Principal> {
     if (typeof name !== 'string' || name === '' || typeof password !== 'string') throw unauthenticated('Missing user name or password.');
     const wait = this.throttle.retryAfter(name);
     if (wait > 0) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { BlobStore } from '../blobs/index.js';
 import { invalid, notFound } from '../core/errors.js';
 import type { Tracking } from '../tracking/index.js';
@@ -177,7 +178,6 @@ export class ModelAssets {
     const hash = manifestHash(manifest);
     if (!(await this.#content.find(target.name, hash))) {
       for (const f of manifest) {
-        const { Readable } = await import('node:stream');
         await this.#content.putFile(target.name, hash, f.path, f.sha256, Readable.from((await this.#blobs.get(`${key}/${f.path}`)) as AsyncIterable<Buffer>));
       }
       await this.#content.commit(target.name, hash, manifest);

@@ -54,7 +54,7 @@ export function registerAccess(
     try {
       // Cached credentials, workspaces and roles are read synchronously: an authenticated request
       // pays a few map lookups, and the database only on a miss.
-      principal = deps.enabled ? (deps.auth.cachedPrincipal(req.headers.authorization) ?? (await deps.auth.authenticate(req.headers.authorization, req.ip))) : LOCAL_ADMIN;
+      principal = deps.enabled ? (deps.auth.cachedPrincipal(req.headers.authorization) ?? (await deps.auth.authenticate(req.headers.authorization))) : LOCAL_ADMIN;
     } catch (err) {
       // A locked-out password (basic auth) says when to retry, as the login route does.
       const wait = (err as LapisError).details?.retryAfterMs;
