@@ -90,6 +90,8 @@ const TABLE: Record<(typeof WORKSPACE_ACTIONS)[number], string> = {
   'compute/read': 'O C R D P',
   'compute/write': 'O C P',
   'compute/delete': 'O C P',
+  'jobs/read': 'O C R D',
+  'jobs/write': 'O C D',
 };
 const LETTER: Record<string, string> = { O: 'Owner', C: 'Contributor', R: 'Reader', D: 'Data Scientist', P: 'Compute Operator' };
 

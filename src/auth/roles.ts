@@ -42,6 +42,8 @@ export const WORKSPACE_ACTIONS = [
   'compute/read',
   'compute/write',
   'compute/delete',
+  'jobs/read',
+  'jobs/write',
 ] as const;
 
 /** Server-level actions: only server admins hold them. */

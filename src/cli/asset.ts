@@ -295,7 +295,7 @@ async function exists(path: string): Promise<boolean> {
  * server stores what the environment is, not a path on someone's laptop. Its errors carry its own
  * `file:line:col`.
  */
-async function inlineConda(spec: Spec, dir: string, file: string, at: string[]): Promise<Spec> {
+export async function inlineConda(spec: Spec, dir: string, file: string, at: string[]): Promise<Spec> {
   if (typeof spec.conda_file !== 'string') return spec;
   const condaPath = spec.conda_file;
   const abs = localPathOf(condaPath, dir);

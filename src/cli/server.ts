@@ -15,7 +15,20 @@ export function serverCommand(program: Command): void {
     .option('--auth <mode>', "authentication: off (single user, loopback only) or on (tokens, passwords, roles)")
     .option('--rate-limit <n>', 'API requests a minute per principal before 429 (0 = unlimited)')
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace, silent')
-    .action(async (opts: { host?: string; port?: string; dataDir?: string; backendStoreUri?: string; artifactsDestination?: string; logLevel?: string; auth?: string; rateLimit?: string }) => {
+    .option('--python <path>', 'Python for job task runners and as the base of job environments (default python3)')
+    .option('--local-slots <n>', "slots of the built-in 'local' compute target (default: CPU cores)")
+    .action(async (opts: {
+      host?: string;
+      port?: string;
+      dataDir?: string;
+      backendStoreUri?: string;
+      artifactsDestination?: string;
+      logLevel?: string;
+      auth?: string;
+      rateLimit?: string;
+      python?: string;
+      localSlots?: string;
+    }) => {
       const config = loadConfig({
         host: opts.host,
         port: opts.port,
@@ -25,11 +38,14 @@ export function serverCommand(program: Command): void {
         logLevel: opts.logLevel,
         auth: opts.auth,
         rateLimitPerMinute: opts.rateLimit,
+        python: opts.python,
+        localSlots: opts.localSlots,
       });
       // Loaded here so that other commands start without loading the server's dependencies.
       const { createServer } = await import('../server/app.js');
       const server = await createServer(config);
       const address = await server.app.listen({ host: config.host, port: config.port });
+      await server.startJobs(address);
       process.stdout.write(
         `Lapis server listening at ${address}\n` +
           `  metadata:  ${redact(config.backendStoreUri)}\n` +

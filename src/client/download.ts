@@ -215,3 +215,37 @@ async function downloadOne(open: Opener, path: string, local: string, signal: Ab
   }
   return written;
 }
+
+// ------------------------------------------------------------------ job outputs
+
+/**
+ * Downloads the outputs of a job (or one of them) into `<dest>/<job>/<output>/`, as
+ * `az ml job download` lays them out.
+ */
+export async function downloadJobOutputs(
+  client: LapisClient,
+  job: string,
+  opts: { dest?: string; output?: string; concurrency?: number; onProgress?: (p: DownloadProgress) => void; signal?: AbortSignal } = {},
+): Promise<{ local_path: string; files: DownloadedFile[]; bytes: number }> {
+  const info = await client.jobs.get(job);
+  const names = opts.output !== undefined ? [opts.output] : Object.keys(info.outputs);
+  if (opts.output !== undefined && !(opts.output in info.outputs)) {
+    throw new LapisError('NOT_FOUND', `Job '${job}' has no output '${opts.output}'${names.length ? ` (outputs: ${Object.keys(info.outputs).join(', ')})` : ''}.`);
+  }
+  const root = localPath(resolve(opts.dest ?? '.'), job, 'Job name');
+  const planned: { path: string; size: number; local: string; output: string; file: string }[] = [];
+  for (const name of names) {
+    const { files } = await client.jobs.outputFiles(job, name);
+    const folder = localPath(root, name, 'Output name');
+    for (const f of files) planned.push({ path: `${name}/${f.path}`, size: f.size, local: localPath(folder, f.path, 'File path'), output: name, file: f.path });
+  }
+  const progress: DownloadProgress = { files: 0, totalFiles: planned.length, bytes: 0, totalBytes: planned.reduce((n, f) => n + f.size, 0) };
+  opts.onProgress?.({ ...progress });
+  await mkdir(root, { recursive: true });
+  const byPath = new Map(planned.map((p) => [p.path, p]));
+  const done = await downloadPlanned(planned, (path, signal) => {
+    const p = byPath.get(path) as { output: string; file: string };
+    return client.jobs.openOutputFile(job, p.output, p.file, { signal });
+  }, progress, opts);
+  return { local_path: root, files: done.files, bytes: done.bytes };
+}

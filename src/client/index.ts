@@ -1,5 +1,6 @@
 import { codeFromMlflow, isErrorCode, LapisError, type ErrorCode } from '../core/errors.js';
 import { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
+import { ComputesApi, JobsApi } from './jobs.js';
 import type {
   ArtifactListing,
   AssetVersion,
@@ -36,6 +37,8 @@ import type {
 export type * from './types.js';
 export { LapisError } from '../core/errors.js';
 export { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
+export { ComputesApi, JobsApi, TERMINAL_JOB_STATUSES } from './jobs.js';
+export type { ComputeTarget, Job, JobEvent, JobLogEntry, JobOutput, JobStatus } from './jobs.js';
 
 /**
  * The typed TypeScript SDK of the native Lapis API (`/api/v1`). It uses nothing but `fetch`, so the
@@ -90,6 +93,8 @@ export class LapisClient {
   readonly components: AssetsApi;
   readonly models: ModelsApi;
   readonly registries: RegistriesApi;
+  readonly jobs: JobsApi;
+  readonly computes: ComputesApi;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch | undefined;
 
@@ -114,6 +119,8 @@ export class LapisClient {
     this.components = new AssetsApi(this, 'component');
     this.models = new ModelsApi(this);
     this.registries = new RegistriesApi(this);
+    this.jobs = new JobsApi(this);
+    this.computes = new ComputesApi(this);
   }
 
   /** Whether requests carry a token. */

@@ -1,5 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -19,6 +19,9 @@ export interface LapisConfig {
   readonly maxRequestBytes: number;
   readonly auth: 'off' | 'on';
   readonly rateLimitPerMinute: number;
+  readonly python: string;
+  readonly localSlots: number;
+  readonly jobCacheDir: string;
 }
 
 type Raw = Partial<Record<keyof LapisConfig, unknown>>;
@@ -89,6 +92,14 @@ export const SETTINGS: { [K in keyof LapisConfig]: Setting<K> } = {
     },
   },
   rateLimitPerMinute: { doc: 'API requests a minute per principal before 429 (0 = unlimited).', env: 'LAPIS_RATE_LIMIT', yamlKey: 'rate_limit_per_minute', parse: int(0, 10_000_000) },
+  python: { doc: 'Python interpreter for job task runners, host-Python jobs, and as the base of job environments.', env: 'LAPIS_PYTHON', yamlKey: 'python', parse: str },
+  localSlots: { doc: "Slots of the built-in 'local' compute target: jobs beyond them wait in the queue.", env: 'LAPIS_LOCAL_SLOTS', yamlKey: 'local_slots', parse: int(1, 1024) },
+  jobCacheDir: {
+    doc: 'Folder for code snapshots and job environments (virtualenvs), shared by every job of this machine.',
+    env: 'LAPIS_JOB_CACHE',
+    yamlKey: 'job_cache_dir',
+    parse: (v) => resolve(str(v)),
+  },
   maxRequestBytes: { doc: 'Largest JSON request body accepted, in bytes.', env: 'LAPIS_MAX_REQUEST_BYTES', yamlKey: 'max_request_bytes', parse: int(1024, 1 << 30) },
 };
 
@@ -103,6 +114,9 @@ function defaults(dataDir: string): Raw {
     maxRequestBytes: 16 * 1024 * 1024,
     auth: 'off',
     rateLimitPerMinute: 0,
+    python: 'python3',
+    localSlots: availableParallelism(),
+    jobCacheDir: join(dataDir, 'cache'),
   };
 }
 

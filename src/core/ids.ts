@@ -14,4 +14,5 @@ export function newId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('base64url')}`;
 }
 
-export const RUN_ID_PATTERN = /^[0-9a-f]{32}$/;
+/** MLflow's own run-id rule; job names (which are run ids) use it too. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$/;

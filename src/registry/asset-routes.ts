@@ -63,6 +63,10 @@ export async function assetRoutes(app: FastifyInstance, deps: AssetRouteDeps): P
     const found = await content.find(await scopeFor(req, database), (req.params as { hash: string }).hash);
     return found ? { exists: true, files: found.files.length, size: found.size } : { exists: false };
   });
+  app.get('/api/v1/content/:hash/files/*', { config: { action: 'data/read' }, schema: { summary: 'Download one file of an upload (task runners fetch code and inputs here)', tags, querystring: RegistryQuery } }, async (req, reply) => {
+    const p = req.params as { hash: string; '*': string };
+    return sendFile(reply, p['*'], await content.open(await scopeFor(req, database), p.hash, p['*']));
+  });
   await app.register(async (scope) => {
     // Upload bodies are raw bytes of any type, streamed to storage and hashed on the way.
     scope.removeAllContentTypeParsers();
@@ -199,13 +203,7 @@ export async function assetRoutes(app: FastifyInstance, deps: AssetRouteDeps): P
       return { models: list };
     },
   );
-  const versionOf = async (scope: string, name: string, version: string): Promise<string> => {
-    if (version !== 'latest') return version;
-    const { versions } = await deps.registry.searchVersions(scopeOf(scope), { filter: `name = '${name.replace(/'/g, "\\'")}'`, orderBy: ['version_number DESC'], maxResults: 1000 });
-    const latest = versions.find((v) => !v.archived);
-    if (!latest) throw notFound(`Model '${name}' has no (non-archived) versions.`);
-    return latest.version;
-  };
+  const versionOf = (scope: string, name: string, version: string): Promise<string> => models.resolveVersion(scopeOf(scope), name, version);
   app.get('/api/v1/models/:name/versions/:version', { config: { action: 'models/read' }, schema: { summary: 'Get a model version', tags, params: ModelVersion, querystring: RegistryQuery } }, async (req) => {
     const p = req.params as { name: string; version: string };
     const scope = await scopeFor(req, database);

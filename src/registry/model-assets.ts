@@ -54,7 +54,8 @@ export class ModelAssets {
     this.#tracking = deps.tracking;
   }
 
-  async create(scope: Workspace, rawSpec: unknown, contentHash: unknown, userId: string | undefined): Promise<ModelVersionView> {
+  /** `producedBy`: the run (a job's) that made the files; lineage is then read from that run. */
+  async create(scope: Workspace, rawSpec: unknown, contentHash: unknown, userId: string | undefined, producedBy?: { runId: string }): Promise<ModelVersionView> {
     specErrors('model', rawSpec);
     const spec = rawSpec as { name: string; version?: string; path: string; type?: string; description?: string; tags?: Record<string, string> };
     const type = spec.type ?? 'custom_model';
@@ -85,7 +86,17 @@ export class ModelAssets {
       userId,
       version: spec.version,
       modelType: type,
+      ...(producedBy ? { runId: producedBy.runId } : {}),
     });
+  }
+
+  /** A version as given, or the newest non-archived one for 'latest'. */
+  async resolveVersion(scope: Workspace, name: string, version: string): Promise<string> {
+    if (version !== 'latest') return (await this.#registry.getVersion(scope, name, version)).version;
+    const { versions } = await this.#registry.searchVersions(scope, { filter: `name = '${name.replace(/'/g, "\\'")}'`, orderBy: ['version_number DESC'], maxResults: 1000 });
+    const latest = versions.find((v) => !v.archived);
+    if (!latest) throw notFound(`Model '${name}' has no (non-archived) versions${scope.name.startsWith('registry/') ? ` in registry '${scope.name.slice(9)}'` : ''}.`);
+    return latest.version;
   }
 
   /** The files of a model version, wherever its source put them. */

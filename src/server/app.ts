@@ -29,6 +29,11 @@ import { AssetService } from '../registry/assets.js';
 import { ContentStore } from '../registry/content.js';
 import { ModelAssets } from '../registry/model-assets.js';
 import { registerMetrics } from './metrics.js';
+import { ComputeTargets } from '../compute/targets.js';
+import { LocalExecutor } from '../compute/local.js';
+import { JobController } from '../jobs/controller.js';
+import { jobRoutes } from '../jobs/routes.js';
+import { JobService } from '../jobs/service.js';
 import './request-context.js';
 import { LAPIS_VERSION, MLFLOW_COMPAT_VERSION } from './version.js';
 
@@ -46,6 +51,9 @@ export interface LapisServer {
   readonly routes: readonly { method: string; url: string; action: string }[];
   /** Set on the first start with authentication on: the admin token, to be shown once. */
   readonly bootstrapToken: string | undefined;
+  readonly jobs: JobService;
+  /** Starts the job scheduler once the server listens at `address` (task runners call back there). */
+  startJobs(address: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,6 +96,11 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   const auth = new AuthService(database);
   const secrets = SecretBox.load(process.env.LAPIS_SERVER_KEY, join(config.dataDir, 'server.key'));
   const bootstrapToken = config.auth === 'on' ? await bootstrapAdmin(auth) : undefined;
+  const computes = new ComputeTargets(database, config.localSlots);
+  const models = new ModelAssets({ registry, content, blobs, tracking });
+  const jobs = new JobService({ database, tracking, computes, assets, models, content });
+  let serverUrl = '';
+  let controller: JobController | undefined;
 
   const app = Fastify({
     logger: { level: config.logLevel, stream: process.stderr } as never,
@@ -184,7 +197,8 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   trackingRoutes(app, tracking);
   loggedModelRoutes(app, tracking);
   registryRoutes(app, registry);
-  await app.register(async (scope) => assetRoutes(scope, { database, assets, content, registry, models: new ModelAssets({ registry, content, blobs, tracking }) }));
+  await app.register(async (scope) => assetRoutes(scope, { database, assets, content, registry, models }));
+  jobRoutes(app, { jobs, computes, content, serverUrl: () => serverUrl });
   await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
   workspaceRoutes(app, {
     workspaces,
@@ -192,6 +206,8 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     resources: async (name) => ({ ...(await countWorkspaceResources(database, name)), registered_models: await registry.countModels(name), assets: await assets.countIn(name) }),
     purge: async (name) => {
       await registry.purgeWorkspace(name);
+      await jobs.purge(name);
+      await computes.purge(name);
       await assets.purge(name);
       await purgeWorkspace(database, blobs, name);
       tracking.metrics.cache.clear();
@@ -215,7 +231,21 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     secrets,
     routes,
     bootstrapToken,
+    jobs,
+    async startJobs(address: string) {
+      // Runners on this machine call back over loopback whatever address the server binds.
+      serverUrl = address.replace(/\/\/(0\.0\.0\.0|\[::\])(?=[:/]|$)/, '//127.0.0.1');
+      controller = new JobController({
+        jobs,
+        computes,
+        executor: new LocalExecutor({ python: config.python, dataDir: config.dataDir, cacheDir: config.jobCacheDir }),
+        ...(config.auth === 'on' ? { auth } : {}),
+        log: app.log,
+      });
+      await controller.start(serverUrl);
+    },
     async close() {
+      await controller?.close();
       await app.close();
       await audit.flush();
       await blobs.close();

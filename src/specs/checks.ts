@@ -9,7 +9,7 @@ import { LapisError } from '../core/errors.js';
 import { closest, shown } from './issues.js';
 import type { Issue } from './issues.js';
 import { parseAssetRef } from './references.js';
-import { ENVIRONMENT_SOURCES, INPUT_TYPES, IO_NAME_PATTERN } from './schemas.js';
+import { COMPUTE_NAME_PATTERN, ENVIRONMENT_SOURCES, INPUT_TYPES, IO_NAME_PATTERN } from './schemas.js';
 import type { SpecKind } from './schemas.js';
 
 type Obj = Record<string, unknown>;
@@ -19,6 +19,7 @@ const IO_NAME = new RegExp(IO_NAME_PATTERN);
 export function crossIssues(kind: SpecKind, spec: Obj): Issue[] {
   if (kind === 'environment') return environmentSource(spec, []);
   if (kind === 'component') return componentIssues(spec);
+  if (kind === 'job') return jobIssues(spec);
   return [];
 }
 
@@ -135,9 +136,19 @@ function undeclared(section: 'inputs' | 'outputs', name: string, declared: Obj):
   return `\${{${section}.${name}}} is not a declared ${section === 'inputs' ? 'input' : 'output'}; ${hint}${known}`;
 }
 
-function commandIssues(command: string, inputs: Obj, outputs: Obj): Issue[] {
+/**
+ * In a component every port is declared, so an undeclared name is a typo. In a job, an input
+ * that is not given may still appear inside `$[[ ... ]]`: the fragment is simply dropped.
+ */
+function commandIssues(command: string, inputs: Obj, outputs: Obj, context: 'component' | 'job' = 'component'): Issue[] {
   const path = ['command'];
   const messages = new Set<string>();
+  if (context === 'job') {
+    for (const match of command.matchAll(/\$\{\{\s*([^}]*?)\s*\}\}/g)) {
+      const expr = match[1] ?? '';
+      if (!/^(inputs|outputs)\./.test(expr)) messages.add(`\${{${expr}}} cannot be bound in a command job; use \${{inputs.<name>}} or \${{outputs.<name>}}`);
+    }
+  }
   const { spans, unclosedAt } = optionalFragments(command);
   if (unclosedAt !== undefined) {
     messages.add(`'$[[' at character ${unclosedAt + 1} is never closed; end the optional fragment with ']]', e.g. $[[--lr \${{inputs.lr}}]]`);
@@ -147,12 +158,12 @@ function commandIssues(command: string, inputs: Obj, outputs: Obj): Issue[] {
     const name = match[2] ?? '';
     const declared = section === 'inputs' ? inputs : outputs;
     const port = declared[name];
-    if (port === undefined) {
-      messages.add(undeclared(section, name, declared));
-      continue;
-    }
     const offset = match.index;
     const guarded = spans.some(([start, end]) => offset > start && offset < end);
+    if (port === undefined) {
+      if (!(context === 'job' && section === 'inputs' && guarded)) messages.add(undeclared(section, name, declared));
+      continue;
+    }
     if (section === 'inputs' && isObj(port) && port.optional === true && !guarded) {
       messages.add(`optional input '${name}' is used outside $[[ ... ]]; wrap it, e.g. $[[--${name} \${{inputs.${name}}}]], or set optional: false`);
     }
@@ -172,4 +183,56 @@ function environmentIssues(environment: unknown): Issue[] {
     if (err instanceof LapisError) return [{ path: ['environment'], message: err.message }];
     throw err;
   }
+}
+
+// ------------------------------------------------------------------ command job
+
+/** Names Azure ML reserves, and the variables Lapis sets for every job process. */
+const RESERVED_VARIABLES = ['PATH', 'LD_LIBRARY_PATH', 'USER', 'LOGNAME', 'HOME', 'PWD', 'SHELL', 'MLFLOW_TRACKING_URI', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID', 'MLFLOW_TRACKING_TOKEN', 'AZUREML_RUN_ID'];
+const COMPUTE = new RegExp(COMPUTE_NAME_PATTERN);
+
+function jobIssues(spec: Obj): Issue[] {
+  const inputs = isObj(spec.inputs) ? spec.inputs : {};
+  const outputs = isObj(spec.outputs) ? spec.outputs : {};
+  return [
+    ...portNames(inputs, 'inputs'),
+    ...portNames(outputs, 'outputs'),
+    ...Object.entries(inputs).flatMap(([name, input]) => (isObj(input) ? jobInputIssues(input, ['inputs', name]) : [])),
+    ...Object.entries(outputs).flatMap(([name, output]) => (isObj(output) && output.version !== undefined && output.name === undefined ? [{ path: ['outputs', name, 'version'], message: 'a version needs a name to register the output under; add name: <asset name>' }] : [])),
+    ...(typeof spec.command === 'string' ? commandIssues(spec.command, inputs, outputs, 'job') : []),
+    ...environmentIssues(spec.environment),
+    ...variableIssues(spec.environment_variables),
+    ...computeIssues(spec.compute),
+  ];
+}
+
+function jobInputIssues(input: Obj, path: string[]): Issue[] {
+  const issues: Issue[] = [];
+  const type = typeof input.type === 'string' ? input.type : 'uri_folder';
+  if ((input.mode === 'eval_mount' || input.mode === 'eval_download') && type !== 'mltable') {
+    issues.push({ path: [...path, 'mode'], message: `${String(input.mode)} applies to mltable inputs only; use ro_mount or download` });
+  }
+  if (typeof input.path === 'string' && input.path.startsWith('azureml://datastores/')) {
+    issues.push({ path: [...path, 'path'], message: 'datastore paths are not supported yet; register the files as a data asset (lapis data create) and use azureml:<name>:<version>' });
+  }
+  return issues;
+}
+
+function variableIssues(variables: unknown): Issue[] {
+  if (!isObj(variables)) return [];
+  return Object.keys(variables).flatMap((name) => {
+    if (RESERVED_VARIABLES.includes(name.toUpperCase())) {
+      return [{ path: ['environment_variables', name], atKey: true, message: `'${name}' is reserved: Lapis sets it for every job process; rename the variable` }];
+    }
+    if (name.toUpperCase().startsWith('LAPIS_')) return [{ path: ['environment_variables', name], atKey: true, message: `names starting with LAPIS_ are reserved for the task runner; rename '${name}'` }];
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return [{ path: ['environment_variables', name], atKey: true, message: `'${name}' is not a valid variable name: use letters, digits and "_", not starting with a digit` }];
+    return [];
+  });
+}
+
+function computeIssues(compute: unknown): Issue[] {
+  if (typeof compute !== 'string' || compute === 'local') return [];
+  const name = compute.startsWith('azureml:') ? compute.slice('azureml:'.length) : compute;
+  if (COMPUTE.test(name)) return [];
+  return [{ path: ['compute'], message: `'${compute}' is not a compute reference: use local or azureml:<name> (2-32 letters, digits and "-")` }];
 }

@@ -2,11 +2,16 @@ export { loadSpec, validateSpec } from './load.js';
 export type { LoadOptions, SpecError } from './load.js';
 export { formatAssetRef, parseAssetRef, ASSET_KINDS } from './references.js';
 export type { AssetKind, AssetRef } from './references.js';
-export { SPEC_KINDS, SPEC_SCHEMAS, jsonSchemaFor } from './schemas.js';
+export { SPEC_KINDS, SPEC_SCHEMAS, jsonSchemaFor, JOB_NAME_PATTERN } from './schemas.js';
 export type {
   ComponentInputSpec,
   ComponentOutputSpec,
   ComponentSpec,
+  ComputeSpec,
+  JobDataInputSpec,
+  JobInputSpec,
+  JobOutputSpec,
+  JobSpec,
   DataSpec,
   EnvironmentSpec,
   InlineEnvironmentSpec,

@@ -73,11 +73,31 @@ function stringify(spec: Obj, keys: readonly string[], maps: readonly string[]):
 /** Defaults applied; versions, python constraints, tag and property values as strings. */
 function normalise<K extends SpecKind>(kind: K, valid: Obj): SpecOf<K> {
   const spec = Value.Default(schemaFor(kind), structuredClone(withoutIgnoredKeys(valid))) as Obj;
-  stringify(spec, ['version', 'python'], ['tags', 'properties']);
+  stringify(spec, ['version', 'python'], ['tags', 'properties', 'environment_variables']);
   if (isObj(spec.environment)) stringify(spec.environment, ['python'], ['tags']);
   // Value.Default does not reach into Record values, so input defaults are applied here.
-  if (isObj(spec.inputs)) for (const input of Object.values(spec.inputs)) if (isObj(input)) input.optional ??= false;
+  if (kind === 'job') normaliseJobPorts(spec);
+  else if (isObj(spec.inputs)) for (const input of Object.values(spec.inputs)) if (isObj(input)) input.optional ??= false;
   return spec as SpecOf<K>;
+}
+
+function normaliseJobPorts(spec: Obj): void {
+  if (isObj(spec.inputs)) {
+    for (const input of Object.values(spec.inputs)) {
+      if (!isObj(input)) continue;
+      input.type ??= 'uri_folder';
+      input.mode ??= 'ro_mount';
+    }
+  }
+  if (isObj(spec.outputs)) {
+    for (const [name, output] of Object.entries(spec.outputs)) {
+      const o = isObj(output) ? output : {};
+      o.type ??= 'uri_folder';
+      o.mode ??= 'rw_mount';
+      if (o.version !== undefined) o.version = asString(o.version);
+      spec.outputs[name] = o;
+    }
+  }
 }
 
 // ------------------------------------------------------------------ YAML source
@@ -89,7 +109,7 @@ function normalise<K extends SpecKind>(kind: K, valid: Obj): SpecOf<K> {
 function isStringlike(path: readonly string[]): boolean {
   const [a, b] = path;
   if (path.length === 1) return a === 'name' || a === 'version' || a === 'python';
-  if (path.length === 2) return a === 'tags' || a === 'properties' || (a === 'environment' && b === 'python');
+  if (path.length === 2) return a === 'tags' || a === 'properties' || a === 'environment_variables' || (a === 'environment' && b === 'python');
   return path.length === 3 && a === 'environment' && b === 'tags';
 }
 

@@ -10,8 +10,8 @@
 import { Type } from '@sinclair/typebox';
 import type { Static, TLiteral, TObject, TSchema, TUnion } from '@sinclair/typebox';
 
-export type SpecKind = 'model' | 'data' | 'environment' | 'component';
-export const SPEC_KINDS: readonly SpecKind[] = ['model', 'data', 'environment', 'component'];
+export type SpecKind = 'model' | 'data' | 'environment' | 'component' | 'job' | 'compute';
+export const SPEC_KINDS: readonly SpecKind[] = ['model', 'data', 'environment', 'component', 'job', 'compute'];
 
 /** Keys starting with these are ignored at the top level (YAML anchors, editor or tool metadata). */
 export const IGNORED_KEY_PATTERN = /^(x-|_)/;
@@ -296,11 +296,132 @@ export const ComponentSchema = Type.Object(
   { ...topLevel, title: 'Lapis command component', description: 'A command component (Azure ML command component YAML).' },
 );
 
+// ------------------------------------------------------------------ command job
+
+export const JOB_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$';
+export const INPUT_MODES = ['ro_mount', 'download', 'direct', 'eval_mount', 'eval_download'] as const;
+export const OUTPUT_MODES = ['rw_mount', 'upload'] as const;
+export const DATA_INPUT_TYPES = ['uri_file', 'uri_folder', 'mltable', 'mlflow_model', 'custom_model'] as const;
+
+const JobDataInputSchema = Type.Object(
+  {
+    type: Type.Optional(oneOf(DATA_INPUT_TYPES, { default: 'uri_folder', description: 'What the path holds.' })),
+    path: Type.String({
+      minLength: 1,
+      description: 'Local path (uploaded at submit), a data or model reference (azureml:name:version, name@latest), azureml://jobs/<job>/outputs/<name>, or an http(s) URL.',
+    }),
+    mode: Type.Optional(oneOf(INPUT_MODES, { default: 'ro_mount', description: 'ro_mount: read-only local copy; download: writable copy; direct: the URI itself is passed.' })),
+    description: Type.Optional(description),
+  },
+  { additionalProperties: false },
+);
+
+const JobInputSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean(), JobDataInputSchema], {
+  description: 'A literal value (string, number, boolean), or a data/model input {type, path, mode}.',
+  errorMessage: 'must be a literal (string, number, boolean) or a data input {type, path, mode}',
+});
+
+const JobOutputSchema = Type.Union(
+  [
+    Type.Null(),
+    Type.Object(
+      {
+        type: Type.Optional(oneOf(OUTPUT_TYPES, { default: 'uri_folder', description: 'Output type.' })),
+        mode: Type.Optional(oneOf(OUTPUT_MODES, { default: 'rw_mount', description: 'Both upload the output when the job ends (local compute has no mounts).' })),
+        name: Type.Optional(assetName('asset to register the output as')),
+        version: Type.Optional(version),
+        description: Type.Optional(description),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: 'An output; with name (and version) it is registered as a data asset or model when the job completes.', errorMessage: 'must be empty or an output {type, mode, name, version}' },
+);
+
+export const JobSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    type: Type.Optional(Type.Literal('command', { default: 'command', description: 'Job type.', errorMessage: 'only command jobs are supported today; use type: command' })),
+    name: Type.Optional(
+      Type.String({
+        pattern: JOB_NAME_PATTERN,
+        patternErrorMessage: 'must start with a letter or digit and contain only letters, digits, "_" and "-" (at most 255 characters)',
+        description: 'Job name, unique in the server; it is also the MLflow run id. Omit it for a generated one.',
+      }),
+    ),
+    display_name: Type.Optional(displayName),
+    experiment_name: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Experiment the job run is filed under (created if missing). Defaults to the YAML file\'s folder name.' })),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    properties: Type.Optional(stringMap('Key/value properties.')),
+    command: Type.String({ minLength: 1, description: 'Shell command, run in the code folder; ${{inputs.x}}, ${{outputs.y}} and $[[ optional ]] fragments are bound.' }),
+    code: Type.Optional(Type.String({ minLength: 1, description: 'Local source folder, uploaded as a content-hashed snapshot (.amlignore / .gitignore honoured).' })),
+    environment: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), InlineEnvironmentSchema], {
+        description: 'Environment reference (azureml:<name>:<version>, @latest, registry URI, curated AzureML-* name) or an inline environment. Omitted: the host Python.',
+        errorMessage: 'must be an environment reference (e.g. azureml:my-env:1) or an inline environment ({conda_file: ...})',
+      }),
+    ),
+    environment_variables: Type.Optional(stringMap('Environment variables of the job process.')),
+    compute: Type.Optional(Type.String({ minLength: 1, description: "Compute target: 'local' (default) or azureml:<name> of a compute target." })),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          instance_count: Type.Optional(Type.Integer({ minimum: 1, default: 1, description: 'Copies of the command (slots taken on the compute target).' })),
+          instance_type: Type.Optional(Type.String({ description: 'Recorded for cluster backends.' })),
+          shm_size: Type.Optional(Type.String({ description: 'Recorded for cluster backends.' })),
+          docker_args: Type.Optional(Type.String({ description: 'Recorded for cluster backends.' })),
+        },
+        { additionalProperties: false, description: 'Resources of the job.' },
+      ),
+    ),
+    limits: Type.Optional(
+      Type.Object({ timeout: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds the command may run before it is killed.' })) }, { additionalProperties: false }),
+    ),
+    distribution: Type.Optional(Type.Object({ type: oneOf(['mpi', 'pytorch', 'tensorflow', 'ray'] as const, { description: 'Distributed training framework.' }) }, { description: 'Recorded; local compute runs instance_count copies with rank variables.' })),
+    identity: Type.Optional(Type.Object({}, { description: 'Recorded; local jobs act as their submitter.' })),
+    queue_settings: Type.Optional(Type.Object({}, { description: 'Recorded for cluster backends.' })),
+    services: Type.Optional(Type.Object({}, { description: 'Recorded for cluster backends.' })),
+    inputs: Type.Optional(Type.Record(Type.String(), JobInputSchema, { description: 'Job inputs by name.', propertyNames: { pattern: IO_NAME_PATTERN } })),
+    outputs: Type.Optional(Type.Record(Type.String(), JobOutputSchema, { description: 'Job outputs by name.', propertyNames: { pattern: IO_NAME_PATTERN } })),
+  },
+  { ...topLevel, title: 'Lapis command job', description: 'A command job (Azure ML command job YAML).' },
+);
+
+// ------------------------------------------------------------------ compute
+
+export const COMPUTE_NAME_PATTERN = '^[A-Za-z][A-Za-z0-9-]{1,31}$';
+
+export const ComputeSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    name: Type.String({
+      pattern: COMPUTE_NAME_PATTERN,
+      patternErrorMessage: 'must be 2-32 letters, digits and "-", starting with a letter',
+      description: 'Compute target name, used as compute: azureml:<name>.',
+    }),
+    type: Type.Optional(
+      oneOf(['local', 'amlcompute'] as const, { default: 'local', description: 'local: process slots on the server machine (amlcompute files are accepted and run locally).' }),
+    ),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    max_instances: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, default: 1, description: 'Slots: jobs beyond them wait in the queue.' })),
+    min_instances: Type.Optional(Type.Integer({ minimum: 0, description: 'Recorded (local slots need no scaling).' })),
+    size: Type.Optional(Type.String({ description: 'Recorded (the VM size on Azure).' })),
+    tier: Type.Optional(Type.String({ description: 'Recorded.' })),
+    idle_time_before_scale_down: Type.Optional(Type.Integer({ minimum: 0, description: 'Recorded.' })),
+    location: Type.Optional(Type.String({ description: 'Recorded.' })),
+  },
+  { ...topLevel, title: 'Lapis compute target', description: 'A compute target (Azure ML compute YAML).' },
+);
+
 export const SPEC_SCHEMAS: Record<SpecKind, TObject> = {
   model: ModelSchema,
   data: DataSchema,
   environment: EnvironmentSchema,
   component: ComponentSchema,
+  job: JobSchema,
+  compute: ComputeSchema,
 };
 
 // ------------------------------------------------------------------ normalised static types
@@ -335,11 +456,32 @@ export type ComponentSpec = Omit<Normalised<RawComponent, 'type' | 'is_determini
   outputs?: Record<string, ComponentOutputSpec>;
 };
 
+export type JobDataInputSpec = Static<typeof JobDataInputSchema> & { type: (typeof DATA_INPUT_TYPES)[number]; mode: (typeof INPUT_MODES)[number] };
+export type JobInputSpec = string | number | boolean | JobDataInputSpec;
+export interface JobOutputSpec {
+  type: (typeof OUTPUT_TYPES)[number];
+  mode: (typeof OUTPUT_MODES)[number];
+  name?: string;
+  version?: string;
+  description?: string;
+}
+type RawJob = Static<typeof JobSchema>;
+export type JobSpec = Omit<Normalised<RawJob, 'type'>, 'inputs' | 'outputs' | 'environment' | 'environment_variables' | 'properties'> & {
+  environment?: string | InlineEnvironmentSpec;
+  environment_variables?: Record<string, string>;
+  properties?: Record<string, string>;
+  inputs?: Record<string, JobInputSpec>;
+  outputs?: Record<string, JobOutputSpec>;
+};
+export type ComputeSpec = Normalised<Static<typeof ComputeSchema>, 'type' | 'max_instances'>;
+
 export interface SpecTypes {
   model: ModelSpec;
   data: DataSpec;
   environment: EnvironmentSpec;
   component: ComponentSpec;
+  job: JobSpec;
+  compute: ComputeSpec;
 }
 export type SpecOf<K extends SpecKind> = SpecTypes[K];
 

@@ -365,12 +365,80 @@ const searchIndexes: Up = async (db, dialect) => {
   await db.schema.createIndex('runs_experiment_start').on('runs').columns(['experiment_id', 'lifecycle_stage', 'start_time']).execute();
 };
 
+/**
+ * Jobs and compute targets. A job's name is its MLflow run id, and Azure ML job names are free
+ * text (`[A-Za-z0-9_-]`, up to 255), so PostgreSQL's run-id columns grow to 256 (a metadata-only
+ * change there); SQLite never enforced the 32.
+ */
+const jobs: Up = async (db, dialect) => {
+  const idType = dialect === 'postgres' ? 'bigserial' : 'integer';
+  if (dialect === 'postgres') {
+    const runIdColumns: [string, string][] = [
+      ['runs', 'run_uuid'], ['params', 'run_uuid'], ['tags', 'run_uuid'], ['metrics', 'run_uuid'], ['latest_metrics', 'run_uuid'],
+      ['run_inputs', 'run_uuid'], ['run_models', 'run_uuid'], ['logged_models', 'source_run_id'], ['logged_model_metrics', 'run_id'], ['model_versions', 'run_id'],
+    ];
+    for (const [table, column] of runIdColumns) await sql`alter table ${sql.table(table)} alter column ${sql.ref(column)} type varchar(256)`.execute(db);
+  }
+  await db.schema
+    .createTable('computes')
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('name', 'varchar(32)', (c) => c.notNull())
+    .addColumn('type', 'varchar(32)', (c) => c.notNull())
+    .addColumn('max_instances', 'integer', (c) => c.notNull())
+    .addColumn('spec', 'text', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addColumn('created_by', 'varchar(128)', (c) => c.notNull())
+    .addPrimaryKeyConstraint('computes_pk', ['workspace', 'name'])
+    .execute();
+  await db.schema
+    .createTable('jobs')
+    .addColumn('name', 'varchar(256)', (c) => c.primaryKey())
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('experiment_id', ts, (c) => c.notNull())
+    .addColumn('display_name', 'varchar(250)', (c) => c.notNull())
+    .addColumn('status', 'varchar(16)', (c) => c.notNull())
+    .addColumn('compute', 'varchar(64)', (c) => c.notNull())
+    .addColumn('slots', 'integer', (c) => c.notNull())
+    .addColumn('spec', 'text', (c) => c.notNull())
+    .addColumn('task', 'text', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addColumn('created_by', 'varchar(128)', (c) => c.notNull())
+    .addColumn('principal_id', 'varchar(64)')
+    .addColumn('status_times', 'text', (c) => c.notNull())
+    .addColumn('ended_at', ts)
+    .addColumn('exit_code', 'integer')
+    .addColumn('error', 'text')
+    .addColumn('attempt', 'integer', (c) => c.notNull())
+    .addColumn('lease_owner', 'varchar(64)')
+    .addColumn('lease_expires_at', ts)
+    .addColumn('pid', 'integer')
+    .addColumn('cancel_requested', 'integer', (c) => c.notNull())
+    .addColumn('token_id', 'varchar(64)')
+    .addColumn('outputs', 'text')
+    .addColumn('archived', 'integer', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('jobs_workspace_created').on('jobs').columns(['workspace', 'created_at']).execute();
+  await db.schema.createIndex('jobs_status_compute').on('jobs').columns(['status', 'compute', 'created_at']).execute();
+  await db.schema
+    .createTable('job_logs')
+    .addColumn('id', idType, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn('job', 'varchar(256)', (c) => c.notNull())
+    .addColumn('seq', 'integer')
+    .addColumn('stream', 'varchar(8)', (c) => c.notNull())
+    .addColumn('text', 'text', (c) => c.notNull())
+    .addColumn('ts', ts, (c) => c.notNull())
+    .addUniqueConstraint('job_logs_seq', ['job', 'seq'])
+    .execute();
+  await db.schema.createIndex('job_logs_job_id').on('job_logs').columns(['job', 'id']).execute();
+};
+
 const MIGRATIONS: Record<string, Up> = {
   '0001_tracking': tracking,
   '0002_auth': auth,
   '0003_registry': registry,
   '0004_assets': assets,
   '0005_search_indexes': searchIndexes,
+  '0006_jobs': jobs,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -262,6 +262,9 @@ export interface AssetTable {
 export interface Schema {
   registries: RegistryScopeTable;
   contents: ContentTable;
+  computes: ComputeTable;
+  jobs: JobTable;
+  job_logs: JobLogTable;
   assets: AssetTable;
   registered_models: RegisteredModelTable;
   registered_model_tags: RegistryTagTable;
@@ -289,4 +292,53 @@ export interface Schema {
   logged_model_params: LoggedModelKeyValueTable;
   logged_model_tags: LoggedModelKeyValueTable;
   logged_model_metrics: LoggedModelMetricTable;
+}
+
+export interface ComputeTable {
+  workspace: string;
+  name: string;
+  type: string;
+  max_instances: number;
+  spec: string;
+  created_at: number;
+  created_by: string;
+}
+
+export interface JobTable {
+  name: string;
+  workspace: string;
+  experiment_id: number;
+  display_name: string;
+  status: string;
+  compute: string;
+  slots: number;
+  /** The spec as submitted (JSON). */
+  spec: string;
+  /** What the task runner receives (JSON), resolved at submit. */
+  task: string;
+  created_at: number;
+  created_by: string;
+  principal_id: string | null;
+  /** JSON map status → epoch ms of entering it. */
+  status_times: string;
+  ended_at: number | null;
+  exit_code: number | null;
+  error: string | null;
+  attempt: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  pid: number | null;
+  cancel_requested: number;
+  token_id: string | null;
+  outputs: string | null;
+  archived: number;
+}
+
+export interface JobLogTable {
+  id: Generated<number>;
+  job: string;
+  seq: number | null;
+  stream: string;
+  text: string;
+  ts: number;
 }

@@ -82,7 +82,15 @@ export class RunService {
 
   async create(
     ws: Workspace,
-    req: { experimentId: unknown; userId?: string | undefined; runName?: string | undefined; startTime?: number | undefined; tags: { key: string; value: string }[] },
+    req: {
+      experimentId: unknown;
+      userId?: string | undefined;
+      runName?: string | undefined;
+      startTime?: number | undefined;
+      tags: { key: string; value: string }[];
+      /** A job's run: its id is the job name, and it waits SCHEDULED until the job runs. */
+      job?: { runId: string; status: 'SCHEDULED' };
+    },
   ): Promise<RunView> {
     const experimentId = await this.#experiments.requireId(ws, req.experimentId ?? '0', { active: true });
     for (const t of req.tags) checkValueLength('Tag', t.key, t.value, LIMITS.runTagValue);
@@ -93,7 +101,7 @@ export class RunService {
     const name = req.runName || tagName || randomRunName();
     if (name.length > LIMITS.runName) throw invalid(`Run name is ${name.length} characters long; the limit is ${LIMITS.runName}.`);
     const userId = req.userId || req.tags.find((t) => t.key === USER_TAG)?.value || 'unknown';
-    const runId = newRunId();
+    const runId = req.job?.runId ?? newRunId();
     const artifactRoot = await this.#experiments.artifactLocation(experimentId);
     const row: RunTable = {
       run_uuid: runId,
@@ -101,7 +109,7 @@ export class RunService {
       experiment_id: experimentId,
       name,
       user_id: userId,
-      status: 'RUNNING',
+      status: req.job?.status ?? 'RUNNING',
       start_time: req.startTime ?? now(),
       end_time: null,
       lifecycle_stage: 'active',

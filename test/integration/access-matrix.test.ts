@@ -58,6 +58,8 @@ const EXPECTED: Record<string, Rule> = {
   'environments/read': [O, C, R, D],
   'environments/write': [O, C, D],
   'components/read': [O, C, R, D],
+  'jobs/read': [O, C, R, D],
+  'jobs/write': [O, C, D],
   'components/write': [O, C, D],
   'roles/read': [O, C, R, D],
   'roles/write': [O],

@@ -16,6 +16,8 @@ export interface LapisOptions {
   artifacts?: 'file' | 's3';
   env?: Record<string, string>;
   args?: string[];
+  /** Reuse this data dir (a restart); it is then left in place on stop. */
+  dataDir?: string;
 }
 
 export interface LapisServer {
@@ -83,7 +85,8 @@ function exited(child: ChildProcess): Promise<void> {
 
 /** Starts the built server (`npm run build` first) on a free port with its own data dir (and database/bucket). */
 export async function startLapis(opts: LapisOptions): Promise<LapisServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'lapis-test-'));
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'lapis-test-')));
   const args = ['dist/cli/main.js', 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir];
   let env: Record<string, string> = {};
   let backendStoreUri: string;
@@ -95,7 +98,7 @@ export async function startLapis(opts: LapisOptions): Promise<LapisServer> {
       env = s3Env();
     }
   } catch (err) {
-    await rm(dataDir, { recursive: true, force: true });
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
   args.push(...(opts.args ?? []));
@@ -122,7 +125,7 @@ export async function startLapis(opts: LapisOptions): Promise<LapisServer> {
         await exited(child);
         clearTimeout(timer);
       }
-      await rm(dataDir, { recursive: true, force: true });
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
     })());
 
   try {
