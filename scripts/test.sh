@@ -31,5 +31,8 @@ wait "$venv_pid"
 LAPIS_TEST_PYTHON="$(cat "$venv_out")/bin/python"
 export LAPIS_TEST_PYTHON
 
+step "python task runner (unit + protocol-stub tests)"
+"$LAPIS_TEST_PYTHON" -m unittest discover -s python/tests -t python
+
 step "vitest (unit + integration)"
 npx vitest run

@@ -124,13 +124,14 @@ function isAlive(pid: number): boolean {
 
 /**
  * Starts `node dist/cli/main.js server` on a free port and resolves when it printed its
- * "listening" line. `nodeArgs` go before the script (e.g. --cpu-prof).
+ * "listening" line. `nodeArgs` go before the script (e.g. --cpu-prof); `env` sets server settings
+ * that have no flag (e.g. LAPIS_JOB_CACHE), named explicitly by the bench.
  */
-export async function startLapis(opts: { root: string; dataDir: string; logDir: string; nodeArgs?: string[]; timeoutMs?: number }): Promise<RunningServer> {
+export async function startLapis(opts: { root: string; dataDir: string; logDir: string; nodeArgs?: string[]; env?: Record<string, string>; timeoutMs?: number }): Promise<RunningServer> {
   mkdirSync(opts.dataDir, { recursive: true });
   const args = [...(opts.nodeArgs ?? []), join(opts.root, 'dist/cli/main.js'), 'server', '--host', '127.0.0.1', '--port', '0', '--data-dir', opts.dataDir, '--log-level', 'warn'];
-  // Only the flags configure the server: no LAPIS_* variable of the caller's shell leaks in.
-  const env = { ...cleanEnv('LAPIS_'), LAPIS_CONFIG: join(opts.dataDir, 'lapis.yaml') };
+  // Only the flags and `opts.env` configure the server: no LAPIS_* variable of the caller's shell leaks in.
+  const env = { ...cleanEnv('LAPIS_'), ...opts.env, LAPIS_CONFIG: join(opts.dataDir, 'lapis.yaml') };
   const { child, tail } = launch('lapis', process.execPath, args, join(opts.logDir, 'lapis.log'), env);
   const server = makeServer('lapis', '', child, tail, 'SIGINT');
   try {

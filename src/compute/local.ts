@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Executor, TaskExit, TaskLaunch } from './executor.js';
@@ -38,7 +38,7 @@ export class LocalExecutor implements Executor {
 
   async start(launch: TaskLaunch, onExit: (exit: TaskExit) => void): Promise<{ pid: number }> {
     const dir = this.jobDir(launch.job);
-    await rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
     await mkdir(join(dir, 'work'), { recursive: true });
     await mkdir(this.#opts.cacheDir, { recursive: true });
     const logPath = join(dir, 'runner.log');
@@ -87,7 +87,8 @@ export class LocalExecutor implements Executor {
 
   async stop(job: string, pid: number): Promise<void> {
     signal(pid, 'SIGTERM');
-    await new Promise((r) => setTimeout(r, 1800));
+    // The runner stops its command (SIGTERM, SIGKILL 1.5 s later) and reports Canceled; give it that long.
+    for (let waited = 0; waited < 2500 && isRunnerOf(job, pid); waited += 100) await new Promise((r) => setTimeout(r, 100));
     // Whatever is left of the job (the runner, its command, anything that detached from them) carries LAPIS_JOB.
     for (const p of await processesOf(job)) signal(p, 'SIGKILL');
   }
@@ -96,7 +97,7 @@ export class LocalExecutor implements Executor {
     const timer = this.#watchers.get(job);
     if (timer) clearInterval(timer);
     this.#watchers.delete(job);
-    await rm(join(this.jobDir(job), 'work'), { recursive: true, force: true });
+    await removeTree(join(this.jobDir(job), 'work'));
   }
 
   /** Stops watching adopted runners (the server is closing; the runners go on). */
@@ -104,6 +105,16 @@ export class LocalExecutor implements Executor {
     for (const timer of this.#watchers.values()) clearInterval(timer);
     this.#watchers.clear();
   }
+}
+
+/** ro_mount inputs are read-only folders, which a non-root server could not delete: make them writable first. */
+async function removeTree(dir: string): Promise<void> {
+  const unlock = async (folder: string): Promise<void> => {
+    await chmod(folder, 0o755).catch(() => undefined);
+    for (const e of await readdir(folder, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await unlock(join(folder, e.name));
+  };
+  await unlock(dir);
+  await rm(dir, { recursive: true, force: true });
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

@@ -49,6 +49,7 @@ export class JobController {
   #closed = false;
   readonly #onQueued = (): void => this.schedule();
   readonly #onCancel = (name: string): void => void this.#cancel(name);
+  readonly #onEnded = (name: string): void => void this.#revokeToken(name);
 
   constructor(deps: ControllerDeps) {
     this.#d = deps;
@@ -58,6 +59,7 @@ export class JobController {
     this.#serverUrl = serverUrl;
     this.#d.jobs.events.on('queued', this.#onQueued);
     this.#d.jobs.events.on('cancel', this.#onCancel);
+    this.#d.jobs.events.on('ended', this.#onEnded);
     this.#timers.push(setInterval(() => this.schedule(), TICK_MS), setInterval(() => void this.#renewLeases(), LEASE_MS / 3));
     for (const t of this.#timers) t.unref();
     this.schedule();
@@ -153,9 +155,15 @@ export class JobController {
   }
 
   async #release(name: string): Promise<void> {
-    const row = await this.#d.jobs.rowByName(name);
-    if (row?.token_id && this.#d.auth) await this.#d.auth.revokeToken(LOCAL_ADMIN, row.token_id).catch(() => undefined);
+    await this.#revokeToken(name);
     await this.#d.executor.cleanup(name).catch(() => undefined);
+  }
+
+  /** A job's token lives exactly as long as the job. */
+  async #revokeToken(name: string): Promise<void> {
+    if (!this.#d.auth) return;
+    const row = await this.#d.jobs.rowByName(name);
+    if (row?.token_id) await this.#d.auth.revokeToken(LOCAL_ADMIN, row.token_id).catch(() => undefined);
   }
 
   async #cancel(name: string): Promise<void> {
@@ -214,6 +222,7 @@ export class JobController {
     for (const t of this.#timers) clearInterval(t);
     this.#d.jobs.events.off('queued', this.#onQueued);
     this.#d.jobs.events.off('cancel', this.#onCancel);
+    this.#d.jobs.events.off('ended', this.#onEnded);
     await this.#scheduling;
     await this.#d.jobs.releaseLeases(this.owner);
     (this.#d.executor as { close?: () => void }).close?.();

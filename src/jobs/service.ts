@@ -90,7 +90,10 @@ type Row = Selectable<JobTable>;
 
 export class JobService {
   readonly #d: JobServiceDeps;
-  /** `log:<job>` on new log lines, `status:<job>` on status changes, `queued` when a job enters the queue or frees slots. */
+  /**
+   * `log:<job>` on new log lines, `status:<job>` on status changes, `queued` when a job enters the
+   * queue or frees slots, `ended` (with the name) once a job has ended, `cancel` (with the name).
+   */
   readonly events = new EventEmitter();
   /** Log bytes stored per job in this process (approximate, for the cap). */
   readonly #logBytes = new Map<string, number>();
@@ -453,7 +456,7 @@ export class JobService {
     await this.#endRun(row, status);
     await this.#saveLogs(row).catch(() => undefined);
     this.#logBytes.delete(row.name);
-    this.events.emit(`ended:${row.name}`);
+    this.events.emit('ended', row.name);
     return true;
   }
 

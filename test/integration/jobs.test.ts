@@ -367,3 +367,40 @@ describe('restart safety', () => {
     }
   });
 });
+
+describe('on PostgreSQL and S3, with authentication on', () => {
+  it("runs a job with a token of its submitter, which mlflow uses and which is revoked when the job ends", async () => {
+    const secure = await startLapis({
+      backend: 'postgres',
+      artifacts: 's3',
+      args: ['--auth', 'on'],
+      env: { LAPIS_PYTHON: process.env.LAPIS_TEST_PYTHON as string, LAPIS_JOB_CACHE: cache },
+    });
+    try {
+      // The admin token is printed once, just after the "listening" line.
+      const token = await waitFor('the bootstrap token', async () => /lapis_tok[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}/.exec(secure.logs())?.[0]);
+      const auth = { LAPIS_TOKEN: token };
+      const file = await jobFile('logger', { type: 'command', code: join(FIXTURES, 'logger'), command: 'python log_metric.py ${{outputs.out}}', outputs: { out: {} } });
+      const res = await runCli(['job', 'create', '-f', file, '--stream', '--name', 'secure_1'], { url: secure.url, cwd: work, env: auth, timeoutMs: 120_000 });
+      expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+      expect(res.stdout).toContain('logged to run secure_1');
+
+      const headers = { authorization: `Bearer ${token}` };
+      const run = await api<{ run: { data: { metrics: { key: string; value: number }[]; tags: { key: string; value: string }[] } } }>('/api/2.0/mlflow/runs/get?run_id=secure_1', { headers }, secure.url);
+      expect(run.run.data.metrics.find((m) => m.key === 'answer')?.value).toBe(42);
+      expect(run.run.data.tags.find((t) => t.key === 'written_by')?.value).toBe('job');
+      const job = await api<Job>('/api/v1/jobs/secure_1', { headers }, secure.url);
+      expect(job.outputs.out?.files).toBe(1);
+
+      const revoked = await waitFor('the job token to be revoked', async () => {
+        const { tokens } = await api<{ tokens: { name: string; revoked_at: number | null }[] }>('/api/v1/tokens', { headers }, secure.url);
+        return tokens.find((t) => t.name === 'job secure_1' && t.revoked_at !== null);
+      }, 5_000);
+      expect(revoked.revoked_at).toBeGreaterThan(0);
+      // Without a token nothing about jobs is visible.
+      expect((await fetch(`${secure.url}/api/v1/jobs`)).status).toBe(401);
+    } finally {
+      await secure.stop();
+    }
+  });
+});
