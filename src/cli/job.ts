@@ -205,14 +205,15 @@ function jobView(j: Job, tail: string[]): string {
   ];
   if (j.exit_code !== null) rows.push(['Exit code', String(j.exit_code)]);
   if (j.error) rows.push(['Error', j.error]);
+  // Transitions often come milliseconds apart: show each one's offset from submission too.
   const times = Object.entries(j.status_times)
     .sort((a, b) => (a[1] as number) - (b[1] as number))
-    .map(([s, t]) => [s, formatTime(t as number)]);
+    .map(([s, t]) => [s, formatTime(t as number), `+${formatDuration((t as number) - j.created_at)}`]);
   const inputs = Object.entries(j.inputs).map(([k, v]) => [k, typeof v === 'object' && v ? `${(v as { type: string }).type} ${(v as { path: string }).path} (${(v as { mode: string }).mode})` : String(v)]);
   const outputs = Object.entries(j.outputs).map(([k, o]) => [k, `${o.type}${o.hash ? ` ${o.hash.slice(0, 12)} (${plural(o.files ?? 0, 'file')}, ${formatBytes(o.size ?? 0)})` : ''}${o.registered ? ` → ${o.registered}` : ''}`]);
   return [
     fields(rows),
-    `\nStatus history:\n${table(['STATUS', 'AT'], times, '  ')}`,
+    `\nStatus history:\n${table(['STATUS', 'AT', 'SINCE SUBMIT'], times, '  ')}`,
     inputs.length ? `\nInputs:\n${table(['NAME', 'VALUE'], inputs, '  ')}` : '',
     outputs.length ? `\nOutputs:\n${table(['NAME', 'OUTPUT'], outputs, '  ')}` : '',
     tail.length ? `\nLast log lines:\n${tail.map((l) => `  ${l}`).join('\n')}` : '',
