@@ -45,12 +45,13 @@ export function serverCommand(program: Command): void {
       const { createServer } = await import('../server/app.js');
       const server = await createServer(config);
       const address = await server.app.listen({ host: config.host, port: config.port });
-      await server.startJobs(address);
+      const jobs = await server.startJobs(address);
       process.stdout.write(
         `Lapis server listening at ${address}\n` +
           `  metadata:  ${redact(config.backendStoreUri)}\n` +
           `  artifacts: ${config.artifactsDestination}\n` +
           `  auth:      ${config.auth === 'on' ? 'on (tokens, passwords, roles)' : 'off (single user; every local caller is the admin)'}\n` +
+          `  jobs:      ${jobs}\n` +
           `  MLflow:    export MLFLOW_TRACKING_URI=${address}\n`,
       );
       if (server.bootstrapToken) {

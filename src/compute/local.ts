@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,6 +30,19 @@ export class LocalExecutor implements Executor {
 
   constructor(opts: LocalExecutorOptions) {
     this.#opts = opts;
+  }
+
+  /** The host Python's version, or an error saying how to fix the setting: checked once at start. */
+  async pythonVersion(): Promise<string> {
+    const probe = 'import sys; print("%d.%d.%d" % sys.version_info[:3]); sys.exit(0 if sys.version_info >= (3, 9) else 3)';
+    return new Promise((resolve, reject) => {
+      execFile(this.#opts.python, ['-I', '-S', '-c', probe], { timeout: 10_000 }, (err, stdout) => {
+        const version = stdout.trim();
+        if (!err) return resolve(version);
+        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'was not found' : version ? `is Python ${version}; jobs need 3.9 or newer` : `failed: ${err.message}`;
+        reject(new Error(`The job Python '${this.#opts.python}' ${why}. Set --python (LAPIS_PYTHON) to a Python 3.9+ interpreter.`));
+      });
+    });
   }
 
   jobDir(job: string): string {

@@ -193,7 +193,9 @@ async function inputOf(
   upload: string | undefined,
   deps: ResolveDeps,
 ): Promise<{ input: TaskInput; dataRef?: string }> {
-  const base = { type: input.type, mode: input.mode, uri: input.path };
+  // MLTable's eval modes differ from the plain ones only in who reads the MLTable file: here, the job.
+  const mode = input.mode === 'eval_mount' ? 'ro_mount' : input.mode === 'eval_download' ? 'download' : input.mode;
+  const base = { type: input.type, mode, uri: input.path };
   const direct = input.mode === 'direct';
   if (/^https?:\/\//i.test(input.path)) {
     if (input.type !== 'uri_file' && !direct) throw invalid(`an http(s) URL can be fetched only as a uri_file; for a ${input.type}, use mode: direct (the URL is passed as is)`);

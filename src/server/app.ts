@@ -52,8 +52,11 @@ export interface LapisServer {
   /** Set on the first start with authentication on: the admin token, to be shown once. */
   readonly bootstrapToken: string | undefined;
   readonly jobs: JobService;
-  /** Starts the job scheduler once the server listens at `address` (task runners call back there). */
-  startJobs(address: string): Promise<void>;
+  /**
+   * Starts the job scheduler once the server listens at `address` (task runners call back there).
+   * Returns what the local executor runs jobs with, or the problem that will fail them.
+   */
+  startJobs(address: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -235,14 +238,23 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     async startJobs(address: string) {
       // Runners on this machine call back over loopback whatever address the server binds.
       serverUrl = address.replace(/\/\/(0\.0\.0\.0|\[::\])(?=[:/]|$)/, '//127.0.0.1');
+      const executor = new LocalExecutor({ python: config.python, dataDir: config.dataDir, cacheDir: config.jobCacheDir });
+      const python = await executor.pythonVersion().then(
+        (version) => `${config.localSlots} local slot${config.localSlots === 1 ? '' : 's'}, Python ${version} (${config.python})`,
+        (err: unknown) => {
+          app.log.warn({ err }, 'jobs will fail until the job Python is fixed');
+          return `WARNING: ${(err as Error).message}`;
+        },
+      );
       controller = new JobController({
         jobs,
         computes,
-        executor: new LocalExecutor({ python: config.python, dataDir: config.dataDir, cacheDir: config.jobCacheDir }),
+        executor,
         ...(config.auth === 'on' ? { auth } : {}),
         log: app.log,
       });
       await controller.start(serverUrl);
+      return python;
     },
     async close() {
       await controller?.close();

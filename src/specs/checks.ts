@@ -198,7 +198,7 @@ function jobIssues(spec: Obj): Issue[] {
     ...portNames(inputs, 'inputs'),
     ...portNames(outputs, 'outputs'),
     ...Object.entries(inputs).flatMap(([name, input]) => (isObj(input) ? jobInputIssues(input, ['inputs', name]) : [])),
-    ...Object.entries(outputs).flatMap(([name, output]) => (isObj(output) && output.version !== undefined && output.name === undefined ? [{ path: ['outputs', name, 'version'], message: 'a version needs a name to register the output under; add name: <asset name>' }] : [])),
+    ...Object.entries(outputs).flatMap(([name, output]) => (isObj(output) ? jobOutputIssues(output, ['outputs', name]) : [])),
     ...(typeof spec.command === 'string' ? commandIssues(spec.command, inputs, outputs, 'job') : []),
     ...environmentIssues(spec.environment),
     ...variableIssues(spec.environment_variables),
@@ -214,6 +214,15 @@ function jobInputIssues(input: Obj, path: string[]): Issue[] {
   }
   if (typeof input.path === 'string' && input.path.startsWith('azureml://datastores/')) {
     issues.push({ path: [...path, 'path'], message: 'datastore paths are not supported yet; register the files as a data asset (lapis data create) and use azureml:<name>:<version>' });
+  }
+  return issues;
+}
+
+function jobOutputIssues(output: Obj, path: string[]): Issue[] {
+  const issues: Issue[] = [];
+  if (output.version !== undefined && output.name === undefined) issues.push({ path: [...path, 'version'], message: 'a version needs a name to register the output under; add name: <asset name>' });
+  if (output.path !== undefined) {
+    issues.push({ path: [...path, 'path'], message: 'output paths on datastores are not supported yet; remove path: the output is stored with the job (lapis job download), and name: registers it as an asset' });
   }
   return issues;
 }

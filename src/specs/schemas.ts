@@ -328,6 +328,7 @@ const JobOutputSchema = Type.Union(
       {
         type: Type.Optional(oneOf(OUTPUT_TYPES, { default: 'uri_folder', description: 'Output type.' })),
         mode: Type.Optional(oneOf(OUTPUT_MODES, { default: 'rw_mount', description: 'Both upload the output when the job ends (local compute has no mounts).' })),
+        path: Type.Optional(Type.String({ description: 'A datastore path for the output; not supported yet (outputs are stored with the job).' })),
         name: Type.Optional(assetName('asset to register the output as')),
         version: Type.Optional(version),
         description: Type.Optional(description),
