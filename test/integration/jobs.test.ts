@@ -293,6 +293,10 @@ describe('environments', () => {
     expect(second.code).toBe(0);
     const prefix = (out: string) => /prefix (\S+)/.exec(out)?.[1];
     expect(prefix(second.stdout)).toBe(prefix(first.stdout));
+    const streams = async (name: string) => (await api<{ entries: { stream: string; text: string }[] }>(`/api/v1/jobs/${name}/logs`)).entries;
+    expect((await streams('env_1')).some((e) => e.stream === 'build' && e.text.includes('-m venv'))).toBe(true);
+    expect((await streams('env_2')).some((e) => e.stream === 'build')).toBe(false);
+    expect(await logText('env_2')).toMatch(/reused cached venv/);
     const j2 = await jobStatus('env_2');
     expect((j2.status_times.Running as number) - (j2.status_times.Preparing as number)).toBeLessThan(1000);
   });
@@ -332,6 +336,37 @@ describe('bad input is refused before anything is queued', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(message);
     expect((await api<{ jobs: unknown[] }>('/api/v1/jobs?max_results=10000')).jobs.length).toBe(before);
+  });
+});
+
+describe('the job API refuses bad input with a 4xx and changes nothing', () => {
+  const post = (path: string, body: unknown) => fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const count = async () => (await api<{ jobs: unknown[] }>('/api/v1/jobs?max_results=10000')).jobs.length;
+
+  it.each([
+    ['a spec that is not an object', { spec: 5 }, /mapping|object/],
+    ['a bad upload hash', { spec: { command: 'echo' }, uploads: { code: 'xyz' } }, /content hash/],
+    ['uploads naming an unknown content', { spec: { command: 'echo', code: './src' }, uploads: { code: 'a'.repeat(64) } }, /not stored/],
+    ['a local input path without its upload', { spec: { command: 'echo ${{inputs.d}}', inputs: { d: { path: './data' } } } }, /not uploaded/],
+    ['a job name that exists', { spec: { command: 'echo', name: 'fails_1' } }, /already exists/],
+    ['a bad job name', { spec: { command: 'echo', name: '../x' } }, /name/],
+    ['an unknown input mode', { spec: { command: 'echo ${{inputs.d}}', inputs: { d: { path: 'azureml:iris-train:1', mode: 'fuse' } } } }, /mode/],
+    ['an output version without a name', { spec: { command: 'echo', outputs: { o: { version: '1' } } } }, /needs a name/],
+  ])('%s', async (_label, body, message) => {
+    const before = await count();
+    const res = await post('/api/v1/jobs', body);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+    expect(await count()).toBe(before);
+  });
+
+  it('refuses task reports for ended jobs and stale attempts, and cancels of ended jobs', async () => {
+    expect((await post('/api/v1/jobs/fails_1/task/status', { attempt: 1, status: 'Running' })).status).toBe(409);
+    expect((await post('/api/v1/jobs/fails_1/task/result', { attempt: 7, status: 'Completed' })).status).toBe(409);
+    expect((await post('/api/v1/jobs/fails_1/cancel', {})).status).toBe(400);
+    expect((await fetch(`${server.url}/api/v1/jobs/no_such_job/logs`)).status).toBe(404);
+    expect((await jobStatus('fails_1')).status).toBe('Failed');
   });
 });
 
