@@ -4,29 +4,21 @@
  * immutability, archiving, failed uploads, schema errors, model lineage from a real MLflow run,
  * and registries shared across workspaces. On SQLite + files and on PostgreSQL + S3.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { loadSpec } from '../../src/specs/index.js';
+import { runCli, type CliResult } from '../support/cli.js';
 import { python, startLapis, type LapisServer } from '../support/server.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(repoRoot, 'dist/cli/main.js');
 const BACKENDS = [
   { backend: 'sqlite', artifacts: 'file' },
   { backend: 'postgres', artifacts: 's3' },
 ] as const;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface Asset {
   kind: string;
@@ -74,21 +66,7 @@ describe.each(BACKENDS)('assets on $backend + $artifacts', ({ backend, artifacts
 
   /** Runs `lapis <args>` against the test server, from the work folder. */
   function lapis(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-    const base = { ...process.env };
-    for (const name of ['LAPIS_URL', 'LAPIS_WORKSPACE', 'LAPIS_TOKEN']) delete base[name];
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env: { ...base, LAPIS_URL: server.url, TZ: 'UTC', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.once('error', reject);
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-    });
+    return runCli(args, { url: server.url, cwd: work, env });
   }
 
   /** Runs the CLI with `-o json`, expects exit 0, returns the parsed output. */

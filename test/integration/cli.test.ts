@@ -3,52 +3,26 @@
  * fetch, then the built CLI (`dist/cli/main.js`) runs as a subprocess, exactly as a user or a
  * script runs it; stdout, stderr and exit codes are asserted.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { runCli, type CliResult } from '../support/cli.js';
 import { startLapis, type LapisServer } from '../support/server.js';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(repoRoot, 'dist/cli/main.js');
 const T0 = 1_700_000_000_000; // 2023-11-14 22:13:20 UTC
 
 let server: LapisServer;
 let work: string;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs `lapis <args>` against the test server (TZ=UTC so local times are predictable). */
 function lapis(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const base = { ...process.env };
-  for (const name of ['LAPIS_URL', 'LAPIS_WORKSPACE', 'LAPIS_TOKEN']) delete base[name];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: work,
-      env: { ...base, LAPIS_URL: server.url, TZ: 'UTC', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+  return runCli(args, { url: server.url, cwd: work, env });
 }
 
 /** Runs the CLI, expects exit 0 and parses its JSON output. */
