@@ -207,6 +207,7 @@ interface SubmitSample {
   queued: number;
   preparing: number;
   running: number;
+  finalizing: number;
   ended: number;
   /** Epoch ms the command printed as its first act. */
   command: number;
@@ -272,6 +273,7 @@ function sampleOf(r: { job: Job; t0: number; postMs: number; logs: { stream: str
     queued: statusTime(r.job, 'Queued'),
     preparing: statusTime(r.job, 'Preparing'),
     running: statusTime(r.job, 'Running'),
+    finalizing: statusTime(r.job, 'Finalizing'),
     ended: r.job.ended_at ?? Number.NaN,
     command: Number(m[1]) * 1000,
     envLine,
@@ -553,6 +555,8 @@ interface Figures {
   toQueued: number[];
   queuedToPreparing: number[];
   runningToCommand: number[];
+  /** The command printed its line and exited at once: its first line → Finalizing is mostly the runner noticing the exit. */
+  commandToFinalizing: number[];
   peerRunStart: number[];
   peerCommand: number[];
   peerExit: number[];
@@ -575,6 +579,7 @@ function figures(s: SubmitPhase, t: ThroughputPhase, p: PeerPhase | undefined): 
     toQueued: x.map((a) => a.queued - a.t0),
     queuedToPreparing: x.map((a) => a.preparing - a.queued),
     runningToCommand: x.map((a) => a.command - a.running),
+    commandToFinalizing: x.map((a) => a.finalizing - a.command),
     peerRunStart: p?.samples.map((a) => a.runStartMs) ?? [],
     peerCommand: p?.samples.map((a) => a.commandMs) ?? [],
     peerExit: p?.samples.map((a) => a.exitMs) ?? [],
@@ -661,8 +666,8 @@ const dist = (xs: readonly number[], digits = 0): string => `p50 ${fmt(median(xs
 function docsSection(mc: Machine, table: Row[], s: SubmitPhase, t: ThroughputPhase, p: PeerPhase | undefined, f: Figures, totalS: number, buildNote: string): string {
   const n = t.jobs;
   const peerText = p
-    ? `MLflow Projects: \`mlflow run <dir> --env-manager local --experiment-name bench\` (MLflow ${mc.mlflow}, from the same virtualenv, \`python\` on PATH) against an \`mlflow server\` (SQLite, started by \`bench/lib\`), with an MLproject whose entry point is \`python main.py\`, the same one-file script; ${p.samples.length} timed runs after one warm-up, one at a time, measured from the bench's \`Date.now()\` just before spawning \`mlflow run\` to the printed timestamp, to the run's \`start_time\` on the server (the peer's "Running": the run exists before its command starts) and to the exit (p50 ${fmt(median(f.peerExit))} ms). Ratios are MLflow/Lapis (> 1× favours Lapis).`
-    : 'MLflow Projects was not run (`--no-peer`).';
+    ? `\`mlflow run <dir> --env-manager local --experiment-name bench\` (MLflow ${mc.mlflow} from the same virtualenv, its \`python\` first on PATH), tracking to an \`mlflow server\` on SQLite; the MLproject's entry point is \`python main.py\`, the same script. One warm-up run, then ${p.samples.length} runs one at a time, each timed from the bench's \`Date.now()\` just before spawning \`mlflow run\`: to the run's \`start_time\` (MLflow creates the run, status RUNNING, before it starts the command: its counterpart of Running), to the printed timestamp, and to its exit (p50 ${fmt(median(f.peerExit))} ms). Ratios are MLflow/Lapis (> 1× favours Lapis).`
+    : 'not run (`--no-peer`).';
   return `## Jobs (${mc.date})
 
 \`npm run bench:jobs\` (builds Lapis first; about ${fmt(Math.max(1, totalS / 60))} min; \`-- --no-build\`, \`--no-write\` to only print, \`--submits N\`, \`--peer-runs N\`, \`--jobs N\` for a shorter run, \`--no-peer\`).
@@ -671,12 +676,12 @@ Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBe
 
 ${markdownTable(HEAD, table)}
 
-Azure ML, the other peer, cannot run here (no Azure subscription or network from this machine), so it was not measured.
+Azure ML, the other peer, cannot run here (it needs an Azure subscription and its cloud compute), so it was not measured.
 
 - **Server**: \`lapis server\` on SQLite with \`LAPIS_LOCAL_SLOTS=${CFG.slots}\`, \`LAPIS_PYTHON\` = the Python ${mc.python} of the cached virtualenv of \`scripts/python-test-env.sh\` (the one with mlflow), \`LAPIS_JOB_CACHE\` a fresh folder; the client is the typed TypeScript client (\`src/client\`) over loopback, in the bench process.
-- **Submit-to-running**: an environment asset with \`conda_file: {dependencies: [python=3.11]}\` (a venv without pip packages), a ${s.codeFiles}-file code folder uploaded once (\`uploadContent\`), command \`python main.py\`, whose first act is printing \`time.time()\`. One warm-up job built the venv (Preparing → Running ${fmt(s.warmup.running - s.warmup.preparing)} ms); then ${s.samples.length} jobs, each submitted with \`client.jobs.create\` after the previous one ended (followed through the server's live log stream, no polling) and a ${CFG.settleMs} ms pause; every one logged \`reused cached venv\`. Submit-to-running = \`status_times.Running\` − the client's \`Date.now()\` just before \`POST /api/v1/jobs\`; the command's start is its printed time, read from \`GET /api/v1/jobs/<name>/logs\`. Same clock throughout (one machine). p99 is nearest-rank.
-  Where the time goes (medians, ms): POST answered ${fmt(median(f.post), 1)} (the job is Queued ${fmt(median(f.toQueued))} after the client's clock read); Queued → Preparing (the scheduler claims it and spawns the task runner) ${fmt(median(f.queuedToPreparing))}; Preparing → Running (the runner starts, fetches its task, checks the cached venv, copies the code, reports Running) ${fmt(median(f.prepare))}; Running → the command's first line (bash, the venv's Python) ${fmt(median(f.runningToCommand))}. The runner's own start-up (\`python -I -S lapis_task/__main__.py\`, exiting right after its imports) takes ${fmt(median(s.runnerAloneMs))} ms alone. Distributions: submit → Running ${dist(f.running)}; → command ${dist(f.command)}; Preparing → Running ${dist(f.prepare)} ms.
-- **Peer**: ${peerText}
+- **Submit-to-running**: an environment asset with \`conda_file: {dependencies: [python=3.11]}\` (a venv without pip packages), a ${s.codeFiles}-file code folder uploaded once (\`uploadContent\`), command \`python main.py\`, whose first act is printing \`time.time()\`. One warm-up job built the venv (\`python -m venv --without-pip\`: the runner skips pip for an empty list; Preparing → Running ${fmt(s.warmup.running - s.warmup.preparing)} ms); then ${s.samples.length} jobs, each submitted with \`client.jobs.create\` after the previous one ended (followed through the server's live log stream, no polling) and a ${CFG.settleMs} ms pause; every one logged \`reused cached venv\`. Submit-to-running = \`status_times.Running\` − the client's \`Date.now()\` just before \`POST /api/v1/jobs\`; the command's start is its printed time, read from \`GET /api/v1/jobs/<name>/logs\`. Same clock throughout (one machine). p99 is nearest-rank.
+  Where the time goes (medians, ms): POST answered ${fmt(median(f.post), 1)} (the job is Queued ${fmt(median(f.toQueued))} after the client's clock read); Queued → Preparing (the scheduler claims it and spawns the task runner) ${fmt(median(f.queuedToPreparing))}; Preparing → Running (the runner starts, fetches its task, checks the cached venv, copies the code, reports Running) ${fmt(median(f.prepare))}; Running → the command's first line (bash, the venv's Python) ${fmt(median(f.runningToCommand))}; and after it, that line → Finalizing (the command exits at once; the runner polls for its exit every 100 ms) ${fmt(median(f.commandToFinalizing))}. The runner's own start-up (\`python -I -S lapis_task/__main__.py\`, exiting right after its imports) takes ${fmt(median(s.runnerAloneMs))} ms alone. Distributions: submit → Running ${dist(f.running)}; → command ${dist(f.command)}; Preparing → Running ${dist(f.prepare)} ms.
+- **Peer, MLflow Projects**: ${peerText}
 - **${n} jobs on ${CFG.slots} slots**: command \`python -c "import time; time.sleep(${CFG.sleepS})"\` with the same cached venv environment, no code; all ${n} submitted ${CFG.submitConcurrency} at a time (in ${fmt(t.submitWallMs / 1000, 1)} s), then \`GET /api/v1/jobs\` every ${CFG.pollMs / 1000} s until all ended (bounded). A job's run time is Preparing → its end (\`ended_at\`), from the server's timestamps: ${dist(t.runMs)} ms, of which Preparing → Running p50 ${fmt(median(t.prepareMs))} ms, Running → Finalizing p50 ${fmt(median(t.commandMs))} ms (the ${CFG.sleepS} s command), Finalizing → end p50 ${fmt(median(t.finalizeMs))} ms. Scheduler overhead = wall − Σrun/${CFG.slots}: slot time not spent running a job while jobs waited = ${fmt(f.overheadMs / 1000, 2)} s of ${fmt(t.wallMs / 1000, 1)} s, including the first start ${fmt(t.firstStartMs)} ms after the first submit and the two slots ending unevenly. Slot handover (a job's Preparing − max(the end that freed its slot, its Queued time)): ${dist(t.handoverMs)} ms. End-to-end against the pure command time (${n} × ${CFG.sleepS} s / ${CFG.slots} = ${fmt(f.pureMs / 1000)} s): +${pct(f.e2eShare)}, i.e. every job costs ${fmt(mean(t.runMs) - CFG.sleepS * 1000)} ms of runner, interpreter and reporting on top of its command.${t.firstError ? ` First job that did not complete: ${t.firstError}.` : ''}
 - Before each timed phase the bench waits up to ${CFG.quiet.maxWaitMs / 1000} s for other processes to use less than ${CFG.quiet.otherCores} cores; the MLflow server ran before Lapis, never both at once.
 `;
@@ -753,7 +758,7 @@ async function main(): Promise<void> {
   console.log(`\n${textTable(HEAD, table)}\n`);
   console.log(
     `Submit → Running, medians in ms: POST answered ${fmt(median(f.post), 1)}; Queued → Preparing ${fmt(median(f.queuedToPreparing))}; Preparing → Running ${fmt(median(f.prepare))} ` +
-      `(runner start-up alone ${fmt(median(submit.runnerAloneMs))}); Running → command ${fmt(median(f.runningToCommand))}.`,
+      `(runner start-up alone ${fmt(median(submit.runnerAloneMs))}); Running → command ${fmt(median(f.runningToCommand))}; command → Finalizing ${fmt(median(f.commandToFinalizing))}.`,
   );
   console.log(failed.length ? `Missed targets: ${failed.join(', ')}.` : 'Every target met.');
   console.log('Azure ML cannot run on this machine: not measured.');

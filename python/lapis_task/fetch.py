@@ -37,6 +37,10 @@ def model_url(api, name, version, path, registry=None):
                    urllib.parse.quote(str(version), safe=''), quote_path(path)), {'registry': registry})
 
 
+def datastore_url(api, datastore, path):
+    return api.url('/api/v1/datastores/%s/files/%s' % (urllib.parse.quote(datastore, safe=''), quote_path(path)))
+
+
 def fetch_code(api, code, cache_dir, job_dir, logs, interrupt):
     """The job's code in LAPIS_JOB_DIR/code, copied from the machine's cache (filled once per hash)."""
     dest = os.path.join(job_dir, 'code')
@@ -98,6 +102,10 @@ def fetch_input(api, name, spec, job_dir, logs, interrupt):
                  for f in source.get('files') or []]
     elif where == 'model':
         items = [(f['path'], model_url(api, source['name'], source['version'], f['path'], source.get('registry')), None, f.get('size'))
+                 for f in source.get('files') or []]
+    elif where == 'datastore':
+        prefix = source.get('path') or ''
+        items = [(f['path'], datastore_url(api, source['datastore'], prefix + '/' + f['path'] if prefix else f['path']), None, f.get('size'))
                  for f in source.get('files') or []]
     elif where == 'url':
         if kind != 'uri_file':

@@ -210,7 +210,7 @@ function jobView(j: Job, tail: string[]): string {
     .sort((a, b) => (a[1] as number) - (b[1] as number))
     .map(([s, t]) => [s, formatTime(t as number), `+${formatDuration((t as number) - j.created_at)}`]);
   const inputs = Object.entries(j.inputs).map(([k, v]) => [k, typeof v === 'object' && v ? `${(v as { type: string }).type} ${(v as { path: string }).path} (${(v as { mode: string }).mode})` : String(v)]);
-  const outputs = Object.entries(j.outputs).map(([k, o]) => [k, `${o.type}${o.hash ? ` ${o.hash.slice(0, 12)} (${plural(o.files ?? 0, 'file')}, ${formatBytes(o.size ?? 0)})` : ''}${o.registered ? ` → ${o.registered}` : ''}`]);
+  const outputs = Object.entries(j.outputs).map(([k, o]) => [k, `${o.type}${o.hash ? ` ${o.hash.slice(0, 12)} (${plural(o.files ?? 0, 'file')}, ${formatBytes(o.size ?? 0)})` : ''}${o.registered ? ` → ${o.registered}` : ''}${o.path ? ` → ${o.path}` : ''}`]);
   return [
     fields(rows),
     `\nStatus history:\n${table(['STATUS', 'AT', 'SINCE SUBMIT'], times, '  ')}`,

@@ -13,6 +13,8 @@ export interface JobOutput {
   files?: number;
   size?: number;
   registered?: string;
+  /** The datastore path it was also written to. */
+  path?: string;
 }
 
 export interface Job {

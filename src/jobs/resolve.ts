@@ -11,12 +11,14 @@ import { scopeOf, type ModelAssets } from '../registry/model-assets.js';
 import { bindCommand, literalText } from '../specs/binding.js';
 import { parseAssetRef, validateSpec, type JobDataInputSpec, type JobOutputSpec, type JobSpec } from '../specs/index.js';
 import type { ComputeTargets, ComputeView } from '../compute/targets.js';
+import { DatastoreService } from '../datastores/service.js';
 import { curatedEnvironment, fromEnvironmentSpec, HOST_ENVIRONMENT, type TaskEnvironment } from './environments.js';
 
 export type Source =
   | { kind: 'content'; hash: string; registry: string | null; files: ContentFile[]; file?: string }
   | { kind: 'model'; name: string; version: string; registry: string | null; files: { path: string; size: number }[] }
-  | { kind: 'url'; url: string };
+  | { kind: 'url'; url: string }
+  | { kind: 'datastore'; datastore: string; path: string; files: { path: string; size: number }[]; file?: string };
 
 export interface TaskInput {
   type: JobDataInputSpec['type'];
@@ -32,7 +34,7 @@ export interface TaskBody {
   environment: TaskEnvironment;
   environment_variables: Record<string, string>;
   inputs: Record<string, TaskInput>;
-  outputs: Record<string, { type: JobOutputSpec['type']; mode: JobOutputSpec['mode'] }>;
+  outputs: Record<string, { type: JobOutputSpec['type']; mode: JobOutputSpec['mode']; path?: string }>;
   timeout_s: number | null;
   instance_count: number;
 }
@@ -57,6 +59,7 @@ export interface ResolveDeps {
   models: ModelAssets;
   content: ContentStore;
   computes: ComputeTargets;
+  datastores: DatastoreService;
   /** Content of a finished job's output: undefined when the job or output does not exist. */
   jobOutput(workspace: string, job: string, output: string): Promise<{ hash: string | null; files: ContentFile[] } | undefined>;
 }
@@ -131,6 +134,10 @@ export async function resolveJob(workspace: string, rawSpec: unknown, uploads: U
   const outputs: TaskBody['outputs'] = {};
   for (const [name, output] of Object.entries(spec.outputs ?? {})) {
     outputs[name] = { type: output.type, mode: output.mode };
+    if (output.path !== undefined) {
+      const at = await problems.guard(`outputs.${name}.path`, async () => deps.datastores.parse(output.path as string));
+      if (at) outputs[name] = { ...outputs[name], path: `azureml://datastores/${at.datastore}/paths/${at.path}` };
+    }
     if (output.name && output.version !== undefined) {
       await problems.guard(`outputs.${name}.version`, () => refuseExistingVersion(workspace, output, deps));
     }
@@ -217,7 +224,11 @@ async function inputOf(
     return { input: { ...base, source: contentSource(upload, null, found.files, input.type, input.path) } };
   }
   if (MODEL_TYPES.has(input.type)) return { input: { ...base, source: await modelSource(workspace, input.path, deps.models) } };
-  // s3://, wasbs://, azureml://datastores/…: storage the runner has no credentials for.
+  if (DatastoreService.isUri(input.path)) {
+    if (direct) return { input: base };
+    return { input: { ...base, source: await datastoreSource(workspace, input.path, input.type, deps.datastores) } };
+  }
+  // s3://, wasbs://, long-form azureml:// URIs: storage the runner has no credentials for.
   const foreign = /^azureml:\/\/(?!registries\/)/.test(input.path) || (/^[a-z][a-z0-9+.-]*:\/\//i.test(input.path) && !input.path.startsWith('azureml://'));
   if (foreign) {
     if (direct) return { input: base };
@@ -227,6 +238,7 @@ async function inputOf(
   const ref = asset.reference;
   if (!asset.content_hash) {
     const path = String(asset.spec.path ?? '');
+    if (DatastoreService.isUri(path) && !direct) return { input: { ...base, source: await datastoreSource(workspace, path, input.type, deps.datastores) }, dataRef: ref };
     if (/^https?:\/\//i.test(path) && (input.type === 'uri_file' || direct)) return { input: { ...base, source: { kind: 'url', url: path } }, dataRef: ref };
     if (direct) return { input: { ...base, uri: path }, dataRef: ref };
     throw invalid(`data asset ${ref} points at ${path}, which the task runner cannot fetch; use mode: direct`);
@@ -235,6 +247,14 @@ async function inputOf(
   const content = await deps.content.find(asset.scope, asset.content_hash);
   if (!content) throw invalid(`the files of data asset ${ref} are missing from storage`);
   return { input: { ...base, source: contentSource(asset.content_hash, registry, content.files, input.type, ref) }, dataRef: ref };
+}
+
+async function datastoreSource(workspace: string, uri: string, type: string, datastores: DatastoreService): Promise<Source> {
+  const at = datastores.parse(uri);
+  const { folder, files } = await datastores.files(workspace, at);
+  if (files.length === 0) throw invalid(`nothing is stored at ${uri}; a job output with path: ${uri} writes there`);
+  if (type === 'uri_file' && files.length !== 1) throw invalid(`${uri} holds ${files.length} files, but a uri_file input needs exactly one; use type: uri_folder`);
+  return { kind: 'datastore', datastore: at.datastore, path: folder, files, ...(type === 'uri_file' ? { file: (files[0] as { path: string }).path } : {}) };
 }
 
 function contentSource(hash: string, registry: string | null, files: ContentFile[], type: string, what: string): Source {

@@ -22,6 +22,7 @@ import type { Tracking } from '../tracking/index.js';
 import { randomRunName } from '../tracking/run-names.js';
 import type { Workspace } from '../workspaces/service.js';
 import type { ComputeTargets } from '../compute/targets.js';
+import type { DatastoreService } from '../datastores/service.js';
 import { resolveJob, type ResolveDeps, type TaskBody, type Uploads } from './resolve.js';
 
 export const JOB_STATUSES = ['Queued', 'Preparing', 'Running', 'Finalizing', 'Completed', 'Failed', 'Canceled'] as const;
@@ -40,6 +41,8 @@ export interface JobOutputView {
   size: number;
   /** The asset it was registered as (`azureml:name:version`), if the spec asked for it. */
   registered?: string;
+  /** The datastore path it was also written to (the spec's `path`). */
+  path?: string;
 }
 
 export interface JobView {
@@ -84,6 +87,7 @@ export interface JobServiceDeps extends Omit<ResolveDeps, 'jobOutput'> {
   assets: AssetService;
   models: ModelAssets;
   content: ContentStore;
+  datastores: DatastoreService;
 }
 
 type Row = Selectable<JobTable>;
@@ -408,6 +412,12 @@ export class JobService {
         continue;
       }
       outputs[port] = { type: out.type, hash: content ? hash : null, files: content?.files.length ?? 0, size: content?.size ?? 0 };
+      if (out.path && content && hash) {
+        const at = this.#d.datastores.parse(out.path);
+        await this.#d.datastores.write(ws.name, at, content.files, async (path) => (await this.#d.content.open(ws.name, hash, path)).stream);
+        outputs[port].path = out.path;
+        await this.appendServerLog(row.name, `Wrote output '${port}' to ${out.path}.`);
+      }
     }
     if (final === 'Completed') {
       const failure = await this.#registerOutputs(ws, row, spec, outputs);

@@ -34,6 +34,8 @@ import { LocalExecutor } from '../compute/local.js';
 import { JobController } from '../jobs/controller.js';
 import { jobRoutes } from '../jobs/routes.js';
 import { JobService } from '../jobs/service.js';
+import { DatastoreService } from '../datastores/service.js';
+import { datastoreRoutes } from '../datastores/routes.js';
 import './request-context.js';
 import { LAPIS_VERSION, MLFLOW_COMPAT_VERSION } from './version.js';
 
@@ -101,7 +103,8 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   const bootstrapToken = config.auth === 'on' ? await bootstrapAdmin(auth) : undefined;
   const computes = new ComputeTargets(database, config.localSlots);
   const models = new ModelAssets({ registry, content, blobs, tracking });
-  const jobs = new JobService({ database, tracking, computes, assets, models, content });
+  const datastores = new DatastoreService(blobs);
+  const jobs = new JobService({ database, tracking, computes, assets, models, content, datastores });
   let serverUrl = '';
   let controller: JobController | undefined;
 
@@ -202,6 +205,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   registryRoutes(app, registry);
   await app.register(async (scope) => assetRoutes(scope, { database, assets, content, registry, models }));
   jobRoutes(app, { jobs, computes, content, serverUrl: () => serverUrl });
+  datastoreRoutes(app, datastores);
   await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
   workspaceRoutes(app, {
     workspaces,

@@ -212,17 +212,14 @@ function jobInputIssues(input: Obj, path: string[]): Issue[] {
   if ((input.mode === 'eval_mount' || input.mode === 'eval_download') && type !== 'mltable') {
     issues.push({ path: [...path, 'mode'], message: `${String(input.mode)} applies to mltable inputs only; use ro_mount or download` });
   }
-  if (typeof input.path === 'string' && input.path.startsWith('azureml://datastores/')) {
-    issues.push({ path: [...path, 'path'], message: 'datastore paths are not supported yet; register the files as a data asset (lapis data create) and use azureml:<name>:<version>' });
-  }
   return issues;
 }
 
 function jobOutputIssues(output: Obj, path: string[]): Issue[] {
   const issues: Issue[] = [];
   if (output.version !== undefined && output.name === undefined) issues.push({ path: [...path, 'version'], message: 'a version needs a name to register the output under; add name: <asset name>' });
-  if (output.path !== undefined) {
-    issues.push({ path: [...path, 'path'], message: 'output paths on datastores are not supported yet; remove path: the output is stored with the job (lapis job download), and name: registers it as an asset' });
+  if (typeof output.path === 'string' && !output.path.startsWith('azureml://datastores/')) {
+    issues.push({ path: [...path, 'path'], message: `an output path must be on a datastore: azureml://datastores/workspaceblobstore/paths/<path> (got '${output.path}')` });
   }
   return issues;
 }

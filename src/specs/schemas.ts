@@ -308,7 +308,7 @@ const JobDataInputSchema = Type.Object(
     type: Type.Optional(oneOf(DATA_INPUT_TYPES, { default: 'uri_folder', description: 'What the path holds.' })),
     path: Type.String({
       minLength: 1,
-      description: 'Local path (uploaded at submit), a data or model reference (azureml:name:version, name@latest), azureml://jobs/<job>/outputs/<name>, or an http(s) URL.',
+      description: 'Local path (uploaded at submit), a data or model reference (azureml:name:version, name@latest), azureml://jobs/<job>/outputs/<name>, azureml://datastores/<ds>/paths/<path>, or an http(s) URL.',
     }),
     mode: Type.Optional(oneOf(INPUT_MODES, { default: 'ro_mount', description: 'ro_mount: read-only local copy; download: writable copy; direct: the URI itself is passed.' })),
     description: Type.Optional(description),
@@ -328,7 +328,7 @@ const JobOutputSchema = Type.Union(
       {
         type: Type.Optional(oneOf(OUTPUT_TYPES, { default: 'uri_folder', description: 'Output type.' })),
         mode: Type.Optional(oneOf(OUTPUT_MODES, { default: 'rw_mount', description: 'Both upload the output when the job ends (local compute has no mounts).' })),
-        path: Type.Optional(Type.String({ description: 'A datastore path for the output; not supported yet (outputs are stored with the job).' })),
+        path: Type.Optional(Type.String({ description: 'Also write the output to this datastore path: azureml://datastores/workspaceblobstore/paths/<path>.' })),
         name: Type.Optional(assetName('asset to register the output as')),
         version: Type.Optional(version),
         description: Type.Optional(description),
@@ -462,6 +462,7 @@ export type JobInputSpec = string | number | boolean | JobDataInputSpec;
 export interface JobOutputSpec {
   type: (typeof OUTPUT_TYPES)[number];
   mode: (typeof OUTPUT_MODES)[number];
+  path?: string;
   name?: string;
   version?: string;
   description?: string;

@@ -161,7 +161,10 @@ describe('inputs and outputs', () => {
     await writeFile(join(work, 'local-folder', 'a.txt'), 'a\n');
     await writeFile(join(work, 'local-folder', 'b.txt'), 'b\n');
     await writeFile(join(work, 'local-file.txt'), 'hello file\n');
-    const producer = await lapis(['job', 'create', '-f', await sleeper('producer', 0.1, { command: 'python sleeper.py --seconds 0.1 --out ${{outputs.result}}', outputs: { result: {} } }), '--stream', '--name', 'producer_1']);
+    const producer = await lapis(['job', 'create', '-f', await sleeper('producer', 0.1, {
+        command: 'python sleeper.py --seconds 0.1 --out ${{outputs.result}}',
+        outputs: { result: { path: 'azureml://datastores/workspaceblobstore/paths/shared/result' } },
+      }), '--stream', '--name', 'producer_1']);
     expect(producer.code, producer.stderr).toBe(0);
 
     const file = await jobFile('inputs', {
@@ -171,6 +174,7 @@ describe('inputs and outputs', () => {
         'python check_inputs.py --local-file ${{inputs.local_file}} --local-folder ${{inputs.local_folder}}',
         '--asset ${{inputs.asset}} --asset-file ${{inputs.asset_file}} --url ${{inputs.url}} --model ${{inputs.model}}',
         '--job-output ${{inputs.job_output}} --direct ${{inputs.direct}} --lr ${{inputs.lr}} --flag ${{inputs.flag}}',
+        '--ds-folder ${{inputs.ds_folder}} --ds-file ${{inputs.ds_file}}',
         '$[[--seed ${{inputs.seed}}]] --out-dir ${{outputs.folder}} --out-file ${{outputs.single}}',
       ].join(' '),
       inputs: {
@@ -182,6 +186,8 @@ describe('inputs and outputs', () => {
         model: { type: 'mlflow_model', path: 'azureml:iris-classifier:1' },
         job_output: { type: 'uri_folder', path: 'azureml://jobs/producer_1/outputs/result' },
         direct: { type: 'uri_folder', path: 's3://bucket/some/prefix', mode: 'direct' },
+        ds_folder: { type: 'uri_folder', path: 'azureml://datastores/workspaceblobstore/paths/shared/result' },
+        ds_file: { type: 'uri_file', path: 'azureml://datastores/workspaceblobstore/paths/shared/result/done.txt', mode: 'download' },
         lr: 0.01,
         flag: true,
       },
@@ -204,6 +210,8 @@ describe('inputs and outputs', () => {
     expect(r.model).toContain('MLmodel');
     expect(r.job_output).toEqual(['done.txt']);
     expect(r.direct).toBe('s3://bucket/some/prefix');
+    expect(r.ds_folder).toEqual(['done.txt']);
+    expect(r.ds_file).toMatch(/^\d+ ticks$/);
     expect(r.lr).toBe(0.01);
     expect(r.flag).toBe('True');
     expect(r.seed).toBeNull(); // the optional input was not given: its $[[ ]] fragment was dropped

@@ -17,6 +17,8 @@ p.add_argument("--url")
 p.add_argument("--model")
 p.add_argument("--job-output")
 p.add_argument("--direct")
+p.add_argument("--ds-folder")
+p.add_argument("--ds-file")
 p.add_argument("--lr", type=float)
 p.add_argument("--flag")
 p.add_argument("--seed")
@@ -49,6 +51,8 @@ result = {
     "model": sorted(os.listdir(a.model)),
     "job_output": sorted(os.listdir(a.job_output)),
     "direct": a.direct,
+    "ds_folder": sorted(os.listdir(a.ds_folder)),
+    "ds_file": read(a.ds_file).strip(),
     "lr": a.lr,
     "flag": a.flag,
     "seed": a.seed,
