@@ -287,6 +287,17 @@ describe('failures, timeouts and cancel', () => {
   });
 });
 
+describe('instances', () => {
+  it('resources.instance_count runs that many copies with their ranks, taking that many slots', async () => {
+    const file = await jobFile('ranks', { type: 'command', command: 'echo "rank $RANK of $WORLD_SIZE on $MASTER_ADDR"', resources: { instance_count: 2 } });
+    const res = await lapis(['job', 'create', '-f', file, '--stream', '--name', 'ranks_1']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('rank 0 of 2 on 127.0.0.1');
+    expect(res.stdout).toMatch(/\[node 1\] rank 1 of 2/);
+    expect((await lapisJson<{ slots: number }>(['job', 'show', 'ranks_1'])).slots).toBe(2);
+  });
+});
+
 describe('environments', () => {
   it('builds a venv once, streams its build log, and reuses it for the next job', async () => {
     const env = { name: 'bare-env', conda_file: { dependencies: ['python=3.11'] } };
