@@ -12,14 +12,14 @@ GRACE_S = 1.5
 class Group:
     """`argv` started as the leader of a new process group; `sink(text)` gets its stdout+stderr as it comes."""
 
-    def __init__(self, argv, cwd, env, sink):
+    def __init__(self, argv, cwd, env, sink, on_exit=None):
         self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.pgid = self.proc.pid
-        self._reader = threading.Thread(target=self._pump, args=(sink,), name='lapis-output', daemon=True)
+        self._reader = threading.Thread(target=self._pump, args=(sink, on_exit), name='lapis-output', daemon=True)
         self._reader.start()
 
-    def _pump(self, sink):
+    def _pump(self, sink, on_exit):
         # Raw reads, not lines: progress bars without a newline still show up promptly.
         decoder = codecs.getincrementaldecoder('utf-8')('replace')
         fd = self.proc.stdout.fileno()
@@ -30,6 +30,14 @@ class Group:
             sink(decoder.decode(data))
         sink(decoder.decode(b'', final=True))
         self.proc.stdout.close()
+        if on_exit:
+            # The output ends when the command does (unless a child it left holds the pipe): tell the
+            # watcher at once instead of at its next poll.
+            try:
+                self.proc.wait(1.0)
+            except subprocess.TimeoutExpired:
+                pass
+            on_exit()
 
     def poll(self):
         return self.proc.poll()

@@ -86,7 +86,7 @@ def _exit_error(code):
 
 def run_command(command, cwd, env, instance_count, sink, stop_reason, wake, timeout_s=None):
     """Runs the command to its end, a timeout, or until `stop_reason()` names one (checked whenever
-    `wake` is set, and every 0.1 s); returns an Outcome."""
+    `wake` is set — a command's end sets it — and every 0.1 s); returns an Outcome."""
     count = max(1, int(instance_count or 1))
     groups, sinks = [], []
     base = dict(env)
@@ -98,7 +98,7 @@ def run_command(command, cwd, env, instance_count, sink, stop_reason, wake, time
             # A single copy passes its output through as it comes (progress bars show live).
             out = LineSink(sink, '[node %d] ' % rank if rank else '') if count > 1 else sink
             sinks.append(out)
-            groups.append(procs.Group(['bash', '-c', command], cwd, copy_env, out))
+            groups.append(procs.Group(['bash', '-c', command], cwd, copy_env, out, on_exit=wake.set))
     except OSError as e:
         procs.stop_groups(groups)
         raise TaskError('Could not start the command with bash: %s. Install bash on this machine.' % e)
