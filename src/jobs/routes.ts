@@ -135,17 +135,17 @@ export function jobRoutes(app: FastifyInstance, deps: JobRouteDeps): void {
   });
   app.delete('/api/v1/computes/:name', { config: { action: 'compute/delete' }, schema: { summary: 'Delete a compute target (refused while it has jobs)', tags: computeTags, params: Name } }, async (req) => {
     const name = (req.params as { name: string }).name;
-    await computes.delete(req.workspace.name, name, await jobs.countActive(req.workspace.name, name));
+    await computes.delete(req.workspace.name, name, (await jobs.openOn(req.workspace.name, name)).length);
     return {};
   });
 }
 
 async function queueOf(jobs: JobService, req: FastifyRequest, compute: string): Promise<{ running: number; queued: number; jobs: { name: string; status: string; slots: number }[] }> {
-  const open = [...(await jobs.list(req.workspace, { maxResults: 10_000 }))].filter((j) => j.compute === compute && !TERMINAL_STATUSES.includes(j.status));
+  const open = await jobs.openOn(req.workspace.name, compute);
   return {
     running: open.filter((j) => j.status !== 'Queued').reduce((n, j) => n + j.slots, 0),
     queued: open.filter((j) => j.status === 'Queued').length,
-    jobs: open.reverse().map((j) => ({ name: j.name, status: j.status, slots: j.slots })),
+    jobs: open,
   };
 }
 

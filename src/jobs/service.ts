@@ -244,9 +244,17 @@ export class JobService {
     return view({ ...row, archived: archived ? 1 : 0 });
   }
 
-  async countActive(workspace: string, compute: string): Promise<number> {
-    const rows = await this.#d.database.db.selectFrom('jobs').select('name').where('workspace', '=', workspace).where('compute', '=', compute).where('status', 'in', ['Queued', ...ACTIVE_STATUSES]).execute();
-    return rows.length;
+  /** The queued and active jobs of a compute target, oldest first. */
+  async openOn(workspace: string, compute: string): Promise<{ name: string; status: JobStatus; slots: number }[]> {
+    const rows = await this.#d.database.db
+      .selectFrom('jobs')
+      .select(['name', 'status', 'slots'])
+      .where('workspace', '=', workspace)
+      .where('compute', '=', compute)
+      .where('status', 'in', ['Queued', ...ACTIVE_STATUSES])
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({ name: r.name, status: r.status as JobStatus, slots: Number(r.slots) }));
   }
 
   // ---- logs ---------------------------------------------------------------------------------
