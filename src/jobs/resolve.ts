@@ -6,13 +6,13 @@
  */
 import { LapisError, invalid } from '../core/errors.js';
 import type { ContentFile, ContentStore } from '../registry/content.js';
-import type { AssetService, AssetView } from '../registry/assets.js';
+import type { AssetService } from '../registry/assets.js';
 import { scopeOf, type ModelAssets } from '../registry/model-assets.js';
 import { bindCommand, literalText } from '../specs/binding.js';
 import { parseAssetRef, validateSpec, type JobDataInputSpec, type JobOutputSpec, type JobSpec } from '../specs/index.js';
 import type { ComputeTargets, ComputeView } from '../compute/targets.js';
 import { DatastoreService } from '../datastores/service.js';
-import { curatedEnvironment, fromEnvironmentSpec, HOST_ENVIRONMENT, type TaskEnvironment } from './environments.js';
+import { environmentOf, type TaskEnvironment } from '../compute/environments.js';
 
 export type Source =
   | { kind: 'content'; hash: string; registry: string | null; files: ContentFile[]; file?: string }
@@ -178,20 +178,6 @@ function normalise(spec: JobSpec): JobSpec {
   return { ...spec, inputs, outputs, environment_variables: variables } as JobSpec;
 }
 
-async function environmentOf(workspace: string, environment: JobSpec['environment'], assets: AssetService): Promise<TaskEnvironment> {
-  if (environment === undefined) return HOST_ENVIRONMENT;
-  if (typeof environment === 'object') return fromEnvironmentSpec('inline environment', environment);
-  let asset: AssetView;
-  try {
-    asset = await assets.resolve(workspace, 'environment', environment);
-  } catch (err) {
-    if (!(err instanceof LapisError) || err.code !== 'NOT_FOUND') throw err;
-    const curated = curatedEnvironment(parseAssetRef(environment, 'environments').name);
-    if (curated) return curated;
-    throw err;
-  }
-  return fromEnvironmentSpec(asset.reference, asset.spec);
-}
 
 async function inputOf(
   workspace: string,

@@ -20,6 +20,8 @@ export function crossIssues(kind: SpecKind, spec: Obj): Issue[] {
   if (kind === 'environment') return environmentSource(spec, []);
   if (kind === 'component') return componentIssues(spec);
   if (kind === 'job') return jobIssues(spec);
+  if (kind === 'online-endpoint') return trafficIssues(spec.traffic, 'traffic');
+  if (kind === 'online-deployment') return [...environmentIssues(spec.environment), ...variableIssues(spec.environment_variables), ...modelIssues(spec.model)];
   return [];
 }
 
@@ -241,4 +243,24 @@ function computeIssues(compute: unknown): Issue[] {
   const name = compute.startsWith('azureml:') ? compute.slice('azureml:'.length) : compute;
   if (COMPUTE.test(name)) return [];
   return [{ path: ['compute'], message: `'${compute}' is not a compute reference: use local or azureml:<name> (2-32 letters, digits and "-")` }];
+}
+
+// ------------------------------------------------------------------ online endpoints
+
+export function trafficIssues(traffic: unknown, field: string): Issue[] {
+  if (!isObj(traffic)) return [];
+  const total = Object.values(traffic).reduce<number>((n, v) => n + (typeof v === 'number' ? v : 0), 0);
+  if (total === 0 || total === 100) return [];
+  return [{ path: [field], message: `the percentages add up to ${total}; they must add up to 100 (or 0 to stop all traffic)` }];
+}
+
+function modelIssues(model: unknown): Issue[] {
+  if (typeof model !== 'string' || model === '') return [];
+  try {
+    parseAssetRef(model, 'models');
+    return [];
+  } catch (err) {
+    if (err instanceof LapisError) return [{ path: ['model'], message: err.message }];
+    throw err;
+  }
 }

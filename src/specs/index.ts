@@ -12,6 +12,8 @@ export type {
   JobInputSpec,
   JobOutputSpec,
   JobSpec,
+  OnlineDeploymentSpec,
+  OnlineEndpointSpec,
   DataSpec,
   EnvironmentSpec,
   InlineEnvironmentSpec,

@@ -10,8 +10,8 @@
 import { Type } from '@sinclair/typebox';
 import type { Static, TLiteral, TObject, TSchema, TUnion } from '@sinclair/typebox';
 
-export type SpecKind = 'model' | 'data' | 'environment' | 'component' | 'job' | 'compute';
-export const SPEC_KINDS: readonly SpecKind[] = ['model', 'data', 'environment', 'component', 'job', 'compute'];
+export type SpecKind = 'model' | 'data' | 'environment' | 'component' | 'job' | 'compute' | 'online-endpoint' | 'online-deployment';
+export const SPEC_KINDS: readonly SpecKind[] = ['model', 'data', 'environment', 'component', 'job', 'compute', 'online-endpoint', 'online-deployment'];
 
 /** Keys starting with these are ignored at the top level (YAML anchors, editor or tool metadata). */
 export const IGNORED_KEY_PATTERN = /^(x-|_)/;
@@ -416,6 +416,93 @@ export const ComputeSchema = Type.Object(
   { ...topLevel, title: 'Lapis compute target', description: 'A compute target (Azure ML compute YAML).' },
 );
 
+// ------------------------------------------------------------------ online endpoints and deployments
+
+export const ENDPOINT_NAME_PATTERN = '^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$';
+export const DEPLOYMENT_NAME_PATTERN = '^[A-Za-z][A-Za-z0-9-]{0,31}$';
+
+const trafficMap = (what: string) =>
+  Type.Record(Type.String(), Type.Integer({ minimum: 0, maximum: 100 }), { description: `${what}: deployment name → percent.` });
+
+export const OnlineEndpointSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    name: Type.String({
+      pattern: ENDPOINT_NAME_PATTERN,
+      patternErrorMessage: 'must be 3-32 letters, digits and "-", starting with a letter and not ending with "-"',
+      description: 'Endpoint name, unique on the server; the scoring URL is /endpoints/<name>/score.',
+    }),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    auth_mode: Type.Optional(oneOf(['key', 'aml_token'] as const, { default: 'key', description: 'key: two endpoint keys; aml_token: a Lapis token with endpoint rights.' })),
+    traffic: Type.Optional(trafficMap('Live traffic split, summing to 0 or 100')),
+    mirror_traffic: Type.Optional(trafficMap('Mirrored traffic (not supported yet)')),
+    identity: Type.Optional(Type.Object({}, { description: 'Recorded.' })),
+    public_network_access: Type.Optional(Type.String({ description: 'Recorded.' })),
+    compute: Type.Optional(Type.String({ description: 'Recorded (Kubernetes endpoints).' })),
+  },
+  { ...topLevel, title: 'Lapis online endpoint', description: 'An online endpoint (Azure ML managed online endpoint YAML).' },
+);
+
+const probe = Type.Object(
+  {
+    initial_delay: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds before the first probe.' })),
+    period: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds between probes.' })),
+    timeout: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds a probe may take.' })),
+    success_threshold: Type.Optional(Type.Integer({ minimum: 1, description: 'Successes to count as healthy.' })),
+    failure_threshold: Type.Optional(Type.Integer({ minimum: 1, description: 'Failures to count as unhealthy.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const OnlineDeploymentSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    name: Type.String({ pattern: DEPLOYMENT_NAME_PATTERN, patternErrorMessage: 'must be 1-32 letters, digits and "-", starting with a letter', description: 'Deployment name, unique in its endpoint.' }),
+    endpoint_name: Type.String({ pattern: ENDPOINT_NAME_PATTERN, patternErrorMessage: 'must name an endpoint (3-32 letters, digits and "-")', description: 'The endpoint this deployment serves.' }),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    type: Type.Optional(oneOf(['managed', 'kubernetes'] as const, { default: 'managed', description: 'Recorded; local instances either way.' })),
+    model: Type.String({ minLength: 1, description: 'Model reference: azureml:<name>:<version>, <name>@latest, or a registry URI.' }),
+    model_mount_path: Type.Optional(Type.String({ description: 'Recorded; the model folder is AZUREML_MODEL_DIR.' })),
+    code_configuration: Type.Optional(
+      Type.Object(
+        {
+          code: Type.String({ minLength: 1, description: 'Local folder with the scoring script, uploaded as a snapshot.' }),
+          scoring_script: Type.String({ minLength: 1, description: 'Script (relative to code) with init() and run(raw_data).' }),
+        },
+        { additionalProperties: false, description: 'A score.py; omit it for a no-code MLflow model deployment.' },
+      ),
+    ),
+    environment: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), InlineEnvironmentSchema], {
+        description: 'Environment reference or inline environment; omitted for an MLflow model: built from its requirements.',
+        errorMessage: 'must be an environment reference (e.g. azureml:my-env:1) or an inline environment',
+      }),
+    ),
+    environment_variables: Type.Optional(stringMap('Variables of the scoring process.')),
+    instance_type: Type.Optional(Type.String({ description: 'Recorded (the VM size on Azure).' })),
+    instance_count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'Scoring processes.' })),
+    request_settings: Type.Optional(
+      Type.Object(
+        {
+          request_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 180_000, default: 5000, description: 'Time a request may take before 408.' })),
+          max_concurrent_requests_per_instance: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'Requests in flight per instance; beyond them, 429.' })),
+          max_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 0, description: 'Recorded.' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    liveness_probe: Type.Optional(probe),
+    readiness_probe: Type.Optional(probe),
+    scale_settings: Type.Optional(Type.Object({}, { description: 'Recorded.' })),
+    app_insights_enabled: Type.Optional(Type.Boolean({ description: 'Recorded.' })),
+    egress_public_network_access: Type.Optional(Type.String({ description: 'Recorded.' })),
+    data_collector: Type.Optional(Type.Object({}, { description: 'Recorded (data collection comes later).' })),
+  },
+  { ...topLevel, title: 'Lapis online deployment', description: 'An online deployment (Azure ML managed online deployment YAML).' },
+);
+
 export const SPEC_SCHEMAS: Record<SpecKind, TObject> = {
   model: ModelSchema,
   data: DataSchema,
@@ -423,6 +510,8 @@ export const SPEC_SCHEMAS: Record<SpecKind, TObject> = {
   component: ComponentSchema,
   job: JobSchema,
   compute: ComputeSchema,
+  'online-endpoint': OnlineEndpointSchema,
+  'online-deployment': OnlineDeploymentSchema,
 };
 
 // ------------------------------------------------------------------ normalised static types
@@ -476,6 +565,12 @@ export type JobSpec = Omit<Normalised<RawJob, 'type'>, 'inputs' | 'outputs' | 'e
   outputs?: Record<string, JobOutputSpec>;
 };
 export type ComputeSpec = Normalised<Static<typeof ComputeSchema>, 'type' | 'max_instances'>;
+export type OnlineEndpointSpec = Normalised<Static<typeof OnlineEndpointSchema>, 'auth_mode'>;
+type RawDeployment = Static<typeof OnlineDeploymentSchema>;
+export type OnlineDeploymentSpec = Omit<Normalised<RawDeployment, 'instance_count'>, 'environment' | 'environment_variables'> & {
+  environment?: string | InlineEnvironmentSpec;
+  environment_variables?: Record<string, string>;
+};
 
 export interface SpecTypes {
   model: ModelSpec;
@@ -484,6 +579,8 @@ export interface SpecTypes {
   component: ComponentSpec;
   job: JobSpec;
   compute: ComputeSpec;
+  'online-endpoint': OnlineEndpointSpec;
+  'online-deployment': OnlineDeploymentSpec;
 }
 export type SpecOf<K extends SpecKind> = SpecTypes[K];
 

@@ -432,6 +432,37 @@ const jobs: Up = async (db, dialect) => {
   await db.schema.createIndex('job_logs_job_id').on('job_logs').columns(['job', 'id']).execute();
 };
 
+/** Online endpoints and their deployments (endpoint names are unique on the server, as scoring URLs are). */
+const serving: Up = async (db) => {
+  await db.schema
+    .createTable('endpoints')
+    .addColumn('name', 'varchar(32)', (c) => c.primaryKey())
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('auth_mode', 'varchar(16)', (c) => c.notNull())
+    .addColumn('spec', 'text', (c) => c.notNull())
+    .addColumn('keys', 'text', (c) => c.notNull())
+    .addColumn('traffic', 'text', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addColumn('created_by', 'varchar(128)', (c) => c.notNull())
+    .addColumn('updated_at', ts, (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('endpoints_workspace').on('endpoints').columns(['workspace', 'name']).execute();
+  await db.schema
+    .createTable('deployments')
+    .addColumn('endpoint', 'varchar(32)', (c) => c.notNull())
+    .addColumn('name', 'varchar(32)', (c) => c.notNull())
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('spec', 'text', (c) => c.notNull())
+    .addColumn('runtime', 'text', (c) => c.notNull())
+    .addColumn('state', 'varchar(16)', (c) => c.notNull())
+    .addColumn('error', 'text')
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addColumn('created_by', 'varchar(128)', (c) => c.notNull())
+    .addColumn('updated_at', ts, (c) => c.notNull())
+    .addPrimaryKeyConstraint('deployments_pk', ['endpoint', 'name'])
+    .execute();
+};
+
 const MIGRATIONS: Record<string, Up> = {
   '0001_tracking': tracking,
   '0002_auth': auth,
@@ -439,6 +470,7 @@ const MIGRATIONS: Record<string, Up> = {
   '0004_assets': assets,
   '0005_search_indexes': searchIndexes,
   '0006_jobs': jobs,
+  '0008_serving': serving,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -265,6 +265,8 @@ export interface Schema {
   computes: ComputeTable;
   jobs: JobTable;
   job_logs: JobLogTable;
+  endpoints: EndpointTable;
+  deployments: DeploymentTable;
   assets: AssetTable;
   registered_models: RegisteredModelTable;
   registered_model_tags: RegistryTagTable;
@@ -341,4 +343,32 @@ export interface JobLogTable {
   stream: string;
   text: string;
   ts: number;
+}
+
+export interface EndpointTable {
+  name: string;
+  workspace: string;
+  auth_mode: string;
+  spec: string;
+  /** The two keys, sealed under the server key. */
+  keys: string;
+  /** JSON map deployment → percent. */
+  traffic: string;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+}
+
+export interface DeploymentTable {
+  endpoint: string;
+  name: string;
+  workspace: string;
+  spec: string;
+  /** What the instances run (JSON): model files, code snapshot, environment, scoring script. */
+  runtime: string;
+  state: string;
+  error: string | null;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
 }

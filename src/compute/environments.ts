@@ -5,7 +5,9 @@
  * packages become pip requirements (`numpy=1.26` → `numpy==1.26.*`), and the pip section is kept.
  */
 import { createHash } from 'node:crypto';
-import { invalid } from '../core/errors.js';
+import { LapisError, invalid } from '../core/errors.js';
+import type { AssetService, AssetView } from '../registry/assets.js';
+import { parseAssetRef, type InlineEnvironmentSpec } from '../specs/index.js';
 import { canonical } from '../registry/assets.js';
 
 export interface TaskEnvironment {
@@ -99,3 +101,19 @@ export function fromEnvironmentSpec(name: string, spec: EnvironmentLike): TaskEn
 
 /** A job without an environment runs with the host Python. */
 export const HOST_ENVIRONMENT: TaskEnvironment = { kind: 'host', python: null, pip: [], name: 'host Python', note: null };
+
+/** A job's or deployment's `environment:` (omitted, a reference, a curated name, or inline) as what runs it. */
+export async function environmentOf(workspace: string, environment: string | InlineEnvironmentSpec | undefined, assets: AssetService): Promise<TaskEnvironment> {
+  if (environment === undefined) return HOST_ENVIRONMENT;
+  if (typeof environment === 'object') return fromEnvironmentSpec('inline environment', environment);
+  let asset: AssetView;
+  try {
+    asset = await assets.resolve(workspace, 'environment', environment);
+  } catch (err) {
+    if (!(err instanceof LapisError) || err.code !== 'NOT_FOUND') throw err;
+    const curated = curatedEnvironment(parseAssetRef(environment, 'environments').name);
+    if (curated) return curated;
+    throw err;
+  }
+  return fromEnvironmentSpec(asset.reference, asset.spec);
+}
