@@ -92,6 +92,9 @@ const TABLE: Record<(typeof WORKSPACE_ACTIONS)[number], string> = {
   'compute/delete': 'O C P',
   'jobs/read': 'O C R D',
   'jobs/write': 'O C D',
+  'endpoints/read': 'O C R D',
+  'endpoints/write': 'O C D',
+  'endpoints/delete': 'O C D',
 };
 const LETTER: Record<string, string> = { O: 'Owner', C: 'Contributor', R: 'Reader', D: 'Data Scientist', P: 'Compute Operator' };
 

@@ -44,6 +44,9 @@ export const WORKSPACE_ACTIONS = [
   'compute/delete',
   'jobs/read',
   'jobs/write',
+  'endpoints/read',
+  'endpoints/write',
+  'endpoints/delete',
 ] as const;
 
 /** Server-level actions: only server admins hold them. */
@@ -53,7 +56,8 @@ export const ADMIN_ACTIONS = ['workspaces/create', 'users/read', 'users/write', 
 export const SELF_ACTIONS = ['self/read', 'self/write'] as const;
 
 /** Actions open to anyone, authenticated or not. */
-export const PUBLIC_ACTIONS = ['server/health', 'server/metrics', 'auth/login'] as const;
+/** Open to anyone: health, metrics, logging in, and scoring (an endpoint checks its own keys). */
+export const PUBLIC_ACTIONS = ['server/health', 'server/metrics', 'auth/login', 'endpoints/score'] as const;
 
 export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
   { name: 'Owner', description: 'Everything in the workspace, including role assignment and the audit log.', actions: ['*'], notActions: [], builtIn: true },

@@ -45,7 +45,7 @@ export function serverCommand(program: Command): void {
       const { createServer } = await import('../server/app.js');
       const server = await createServer(config);
       const address = await server.app.listen({ host: config.host, port: config.port });
-      const jobs = await server.startJobs(address);
+      const jobs = await server.startBackground(address);
       process.stdout.write(
         `Lapis server listening at ${address}\n` +
           `  metadata:  ${redact(config.backendStoreUri)}\n` +

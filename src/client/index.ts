@@ -1,6 +1,7 @@
 import { codeFromMlflow, isErrorCode, LapisError, type ErrorCode } from '../core/errors.js';
 import { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
 import { ComputesApi, JobsApi } from './jobs.js';
+import { OnlineEndpointsApi } from './serving.js';
 import type {
   ArtifactListing,
   AssetVersion,
@@ -39,6 +40,8 @@ export { LapisError } from '../core/errors.js';
 export { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
 export { ComputesApi, JobsApi, TERMINAL_JOB_STATUSES } from './jobs.js';
 export type { ComputeTarget, Job, JobEvent, JobLogEntry, JobOutput, JobStatus } from './jobs.js';
+export { OnlineEndpointsApi } from './serving.js';
+export type { EndpointKeys, OnlineDeployment, OnlineEndpoint } from './serving.js';
 
 /**
  * The typed TypeScript SDK of the native Lapis API (`/api/v1`). It uses nothing but `fetch`, so the
@@ -95,6 +98,7 @@ export class LapisClient {
   readonly registries: RegistriesApi;
   readonly jobs: JobsApi;
   readonly computes: ComputesApi;
+  readonly onlineEndpoints: OnlineEndpointsApi;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch | undefined;
 
@@ -121,6 +125,7 @@ export class LapisClient {
     this.registries = new RegistriesApi(this);
     this.jobs = new JobsApi(this);
     this.computes = new ComputesApi(this);
+    this.onlineEndpoints = new OnlineEndpointsApi(this);
   }
 
   /** Whether requests carry a token. */

@@ -49,10 +49,11 @@ export function curatedEnvironment(name: string): TaskEnvironment | undefined {
   const entry = CURATED.find((c) => rest === c.prefix || rest.startsWith(`${c.prefix}-`));
   if (!entry) return undefined;
   // The image's Python version (`-py39-`) is not pinned: any local Python 3 runs these libraries.
-  return venv(`curated ${name}`, null, entry.pip);
+  return venvEnvironment(`curated ${name}`, null, entry.pip);
 }
 
-function venv(name: string, python: string | null, pip: string[]): TaskEnvironment {
+/** A virtual environment keyed by what it holds (its Python constraint and pip list), not by its name. */
+export function venvEnvironment(name: string, python: string | null, pip: string[]): TaskEnvironment {
   const hash = createHash('sha256').update(canonical({ python, pip })).digest('hex');
   return { kind: 'venv', hash, python, pip, name, note: null };
 }
@@ -94,7 +95,7 @@ export function fromEnvironmentSpec(name: string, spec: EnvironmentLike): TaskEn
   } else if (typeof conda === 'string') {
     throw invalid(`Environment ${name} names its conda file by path ('${conda}'); the server cannot read it. Create the environment with the CLI, which sends the file inline.`);
   }
-  if (conda) return venv(name, python, pip);
+  if (conda) return venvEnvironment(name, python, pip);
   const kind = spec.build ? 'a Docker build context' : `image ${String(spec.image)}`;
   return { kind: 'host', python, pip: [], name, note: `environment ${name} is ${kind}: local compute runs it with the host Python (cluster backends run the image)` };
 }

@@ -1,9 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Executor, TaskExit, TaskLaunch } from './executor.js';
+import { tail } from './tail.js';
 
 /** The task runner shipped with the package (`python/` sits beside `dist/` and `src/`). */
 export const RUNNER_SCRIPT = fileURLToPath(new URL('../../python/lapis_task/__main__.py', import.meta.url));
@@ -161,21 +162,4 @@ async function processesOf(job: string): Promise<number[]> {
     if (environ !== undefined && `\0${environ}`.includes(`\0LAPIS_JOB=${job}\0`)) out.push(pid);
   }
   return out;
-}
-
-async function tail(path: string, bytes = 4096): Promise<string> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const { size } = await handle.stat();
-      const start = Math.max(0, size - bytes);
-      const buf = Buffer.alloc(size - start);
-      await handle.read(buf, 0, buf.length, start);
-      return buf.toString('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return '';
-  }
 }

@@ -14,9 +14,11 @@ export const ERROR_CODES = {
   CONFLICT: { status: 409, mlflow: 'RESOURCE_CONFLICT' },
   PAYLOAD_TOO_LARGE: { status: 413, mlflow: 'INVALID_PARAMETER_VALUE' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, mlflow: 'BAD_REQUEST' },
+  REQUEST_TIMEOUT: { status: 408, mlflow: 'INTERNAL_ERROR' },
   RESOURCE_EXHAUSTED: { status: 429, mlflow: 'REQUEST_LIMIT_EXCEEDED' },
   INTERNAL: { status: 500, mlflow: 'INTERNAL_ERROR' },
   NOT_IMPLEMENTED: { status: 501, mlflow: 'NOT_IMPLEMENTED' },
+  BAD_GATEWAY: { status: 502, mlflow: 'INTERNAL_ERROR' },
   UNAVAILABLE: { status: 503, mlflow: 'TEMPORARILY_UNAVAILABLE' },
 } as const;
 

@@ -36,6 +36,8 @@ import { jobRoutes } from '../jobs/routes.js';
 import { JobService } from '../jobs/service.js';
 import { DatastoreService } from '../datastores/service.js';
 import { datastoreRoutes } from '../datastores/routes.js';
+import { ServingService } from '../serving/service.js';
+import { servingRoutes } from '../serving/routes.js';
 import './request-context.js';
 import { LAPIS_VERSION, MLFLOW_COMPAT_VERSION } from './version.js';
 
@@ -54,11 +56,13 @@ export interface LapisServer {
   /** Set on the first start with authentication on: the admin token, to be shown once. */
   readonly bootstrapToken: string | undefined;
   readonly jobs: JobService;
+  readonly serving: ServingService;
   /**
-   * Starts the job scheduler once the server listens at `address` (task runners call back there).
-   * Returns what the local executor runs jobs with, or the problem that will fail them.
+   * Starts the job scheduler and the deployments once the server listens at `address` (task
+   * runners call back there). Returns what the local executor runs jobs with, or the problem that
+   * will fail them.
    */
-  startJobs(address: string): Promise<string>;
+  startBackground(address: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -105,6 +109,18 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   const models = new ModelAssets({ registry, content, blobs, tracking });
   const datastores = new DatastoreService(blobs);
   const jobs = new JobService({ database, tracking, computes, assets, models, content, datastores });
+  const serving = new ServingService({
+    database,
+    secrets,
+    assets,
+    models,
+    registry,
+    content,
+    dataDir: config.dataDir,
+    cacheDir: config.jobCacheDir,
+    python: config.python,
+    log: { error: (obj, msg) => app.log.error(obj, msg) },
+  });
   let serverUrl = '';
   let controller: JobController | undefined;
 
@@ -206,12 +222,14 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   await app.register(async (scope) => assetRoutes(scope, { database, assets, content, registry, models }));
   jobRoutes(app, { jobs, computes, content, serverUrl: () => serverUrl });
   datastoreRoutes(app, datastores);
+  await app.register(async (scope) => servingRoutes(scope, { serving, auth, authEnabled: config.auth === 'on', maxBodyBytes: config.maxRequestBytes }));
   await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
   workspaceRoutes(app, {
     workspaces,
     visible,
     resources: async (name) => ({ ...(await countWorkspaceResources(database, name)), registered_models: await registry.countModels(name), assets: await assets.countIn(name) }),
     purge: async (name) => {
+      await serving.purge(name);
       await registry.purgeWorkspace(name);
       await jobs.purge(name);
       await computes.purge(name);
@@ -239,7 +257,8 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     routes,
     bootstrapToken,
     jobs,
-    async startJobs(address: string) {
+    serving,
+    async startBackground(address: string) {
       // Runners on this machine call back over loopback whatever address the server binds.
       serverUrl = address.replace(/\/\/(0\.0\.0\.0|\[::\])(?=[:/]|$)/, '//127.0.0.1');
       const executor = new LocalExecutor({ python: config.python, dataDir: config.dataDir, cacheDir: config.jobCacheDir });
@@ -258,10 +277,12 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
         log: app.log,
       });
       await controller.start(serverUrl);
+      await serving.start(serverUrl);
       return python;
     },
     async close() {
       await controller?.close();
+      await serving.close();
       await app.close();
       await audit.flush();
       await blobs.close();

@@ -1,0 +1,113 @@
+import { LapisError } from '../core/errors.js';
+import type { LapisClient } from './index.js';
+
+/** Online endpoints and deployments over the native API, and scoring (types mirror the server's JSON). */
+
+export interface OnlineDeployment {
+  name: string;
+  endpoint_name: string;
+  state: 'Creating' | 'Succeeded' | 'Failed' | 'Deleting';
+  error: string | null;
+  model: string;
+  environment: string;
+  instance_count: number;
+  request_settings: { request_timeout_ms: number; max_concurrent_requests_per_instance: number };
+  instances: { index: number; state: string; pid?: number; restarts: number; inflight: number }[];
+  traffic: number;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+  spec: Record<string, unknown>;
+}
+
+export interface OnlineEndpoint {
+  name: string;
+  auth_mode: string;
+  scoring_uri: string;
+  traffic: Record<string, number>;
+  description?: string;
+  tags: Record<string, string>;
+  deployments: OnlineDeployment[];
+  created_at: number;
+  created_by: string;
+}
+
+export interface EndpointKeys {
+  primaryKey: string;
+  secondaryKey: string;
+}
+
+const seg = (what: string, value: string): string => {
+  if (typeof value !== 'string' || value === '') throw new LapisError('INVALID_ARGUMENT', `Missing ${what}: pass a non-empty string.`);
+  return encodeURIComponent(value);
+};
+
+export class OnlineEndpointsApi {
+  readonly #c: LapisClient;
+  constructor(client: LapisClient) {
+    this.#c = client;
+  }
+
+  async create(spec: Record<string, unknown>): Promise<OnlineEndpoint> {
+    return this.#c.request('POST', '/api/v1/online-endpoints', { body: { spec } });
+  }
+
+  async list(): Promise<OnlineEndpoint[]> {
+    return (await this.#c.request<{ endpoints: OnlineEndpoint[] }>('GET', '/api/v1/online-endpoints')).endpoints;
+  }
+
+  async get(name: string): Promise<OnlineEndpoint> {
+    return this.#c.request('GET', `/api/v1/online-endpoints/${seg('endpoint name', name)}`);
+  }
+
+  async update(name: string, patch: { traffic?: Record<string, number> }): Promise<OnlineEndpoint> {
+    return this.#c.request('PATCH', `/api/v1/online-endpoints/${seg('endpoint name', name)}`, { body: patch });
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.#c.request('DELETE', `/api/v1/online-endpoints/${seg('endpoint name', name)}`);
+  }
+
+  async keys(name: string): Promise<EndpointKeys> {
+    return this.#c.request('POST', `/api/v1/online-endpoints/${seg('endpoint name', name)}/keys`, { body: {} });
+  }
+
+  async regenerateKey(name: string, keyType: 'primary' | 'secondary'): Promise<EndpointKeys> {
+    return this.#c.request('POST', `/api/v1/online-endpoints/${seg('endpoint name', name)}/regenerate-keys`, { body: { key_type: keyType } });
+  }
+
+  /** Sends a scoring request with a credential (an endpoint key, or a token for aml_token endpoints); resolves with the raw response. */
+  async invoke(name: string, body: string, opts: { credential: string; deployment?: string; contentType?: string }): Promise<Response> {
+    return this.#c.send('POST', `/endpoints/${seg('endpoint name', name)}/score`, {
+      scoped: false,
+      rawBody: body,
+      headers: {
+        authorization: `Bearer ${opts.credential}`,
+        'content-type': opts.contentType ?? 'application/json',
+        ...(opts.deployment ? { 'azureml-model-deployment': opts.deployment } : {}),
+      },
+    });
+  }
+
+  async createDeployment(endpoint: string, spec: Record<string, unknown>, opts: { code?: string; allTraffic?: boolean } = {}): Promise<OnlineDeployment> {
+    return this.#c.request('POST', `/api/v1/online-endpoints/${seg('endpoint name', endpoint)}/deployments`, {
+      body: { spec, ...(opts.code ? { code: opts.code } : {}), ...(opts.allTraffic ? { all_traffic: true } : {}) },
+    });
+  }
+
+  async deployments(endpoint: string): Promise<OnlineDeployment[]> {
+    return (await this.#c.request<{ deployments: OnlineDeployment[] }>('GET', `/api/v1/online-endpoints/${seg('endpoint name', endpoint)}/deployments`)).deployments;
+  }
+
+  async deployment(endpoint: string, name: string): Promise<OnlineDeployment> {
+    return this.#c.request('GET', `/api/v1/online-endpoints/${seg('endpoint name', endpoint)}/deployments/${seg('deployment name', name)}`);
+  }
+
+  async deleteDeployment(endpoint: string, name: string): Promise<void> {
+    await this.#c.request('DELETE', `/api/v1/online-endpoints/${seg('endpoint name', endpoint)}/deployments/${seg('deployment name', name)}`);
+  }
+
+  async deploymentLogs(endpoint: string, name: string, lines = 200): Promise<string> {
+    return (await this.#c.request<{ log: string }>('GET', `/api/v1/online-endpoints/${seg('endpoint name', endpoint)}/deployments/${seg('deployment name', name)}/logs`, { query: { lines } })).log;
+  }
+}

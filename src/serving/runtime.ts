@@ -1,0 +1,216 @@
+/**
+ * The Python runtime of online deployments: each instance is one long-lived scoring host
+ * (python/lapis_score, see docs/scoring-host.md) on a loopback port. An instance is routed to once
+ * its /ready answers 200; one that exits is restarted with backoff (its in-flight requests fail
+ * with a clear 502); one whose init() failed stays down with its traceback instead of flapping.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { tail } from '../compute/tail.js';
+import { request as httpRequest, Agent } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HOST_SCRIPT = fileURLToPath(new URL('../../python/lapis_score/__main__.py', import.meta.url));
+const STARTUP_LIMIT_MS = 300_000;
+const MAX_BACKOFF_MS = 30_000;
+
+export interface InstanceSpec {
+  /** `<endpoint>/<deployment>`. */
+  key: string;
+  python: string;
+  modelDir: string;
+  codeDir?: string;
+  scoringScript?: string;
+  env: Record<string, string>;
+  instanceCount: number;
+  maxConcurrent: number;
+  logDir: string;
+}
+
+export type InstanceState = 'starting' | 'ready' | 'failed' | 'restarting' | 'stopped';
+
+export interface Instance {
+  index: number;
+  port: number;
+  pid: number | undefined;
+  state: InstanceState;
+  inflight: number;
+  restarts: number;
+  error?: string;
+  child?: ChildProcess;
+}
+
+interface Deployment {
+  spec: InstanceSpec;
+  instances: Instance[];
+  next: number;
+  log: WriteStream;
+  stopped: boolean;
+}
+
+export class ServingRuntime {
+  readonly #deployments = new Map<string, Deployment>();
+  readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+  /** Starts every instance; resolves once all are ready, rejects with the first failure (a traceback, or the log's end). */
+  async start(spec: InstanceSpec): Promise<void> {
+    await this.stop(spec.key);
+    await mkdir(spec.logDir, { recursive: true });
+    const log = createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' });
+    const d: Deployment = { spec, instances: [], next: 0, log, stopped: false };
+    this.#deployments.set(spec.key, d);
+    for (let i = 0; i < spec.instanceCount; i++) d.instances.push({ index: i, port: 0, pid: undefined, state: 'starting', inflight: 0, restarts: 0 });
+    try {
+      await Promise.all(d.instances.map((inst) => this.#launch(d, inst)));
+    } catch (err) {
+      await this.stop(spec.key);
+      throw err;
+    }
+  }
+
+  async #launch(d: Deployment, inst: Instance): Promise<void> {
+    inst.port = await freePort();
+    inst.state = inst.restarts > 0 ? 'restarting' : 'starting';
+    const { spec } = d;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...spec.env,
+      LAPIS_SCORE_PORT: String(inst.port),
+      LAPIS_SCORE_THREADS: String(spec.maxConcurrent),
+      AZUREML_MODEL_DIR: spec.modelDir,
+      LAPIS_DEPLOYMENT: spec.key,
+      PYTHONUNBUFFERED: '1',
+      ...(spec.codeDir ? { LAPIS_CODE_DIR: spec.codeDir } : {}),
+      ...(spec.scoringScript ? { LAPIS_SCORING_SCRIPT: spec.scoringScript } : {}),
+    };
+    for (const k of Object.keys(env)) if (/^(LAPIS_(TOKEN|SERVER_KEY|ADMIN_PASSWORD)|AWS_|MLFLOW_TRACKING_TOKEN)/.test(k)) delete env[k];
+    const child = spawn(spec.python, [HOST_SCRIPT], { cwd: spec.codeDir ?? spec.modelDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    inst.child = child;
+    inst.pid = child.pid;
+    const prefix = `[instance ${inst.index}] `;
+    const write = (chunk: Buffer) => d.log.write(chunk.toString().replace(/^(?=.)/gm, prefix));
+    child.stdout?.on('data', write);
+    child.stderr?.on('data', write);
+    child.once('exit', (code, signal) => {
+      inst.pid = undefined;
+      inst.child = undefined;
+      if (d.stopped || inst.state === 'failed') return;
+      d.log.write(`${prefix}[lapis] the scoring process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; restarting\n`);
+      inst.state = 'restarting';
+      inst.restarts += 1;
+      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(inst.restarts - 1, 5));
+      setTimeout(() => {
+        if (!d.stopped) this.#launch(d, inst).catch((err: unknown) => d.log.write(`${prefix}[lapis] restart failed: ${(err as Error).message}\n`));
+      }, delay).unref();
+    });
+    await this.#waitReady(d, inst, child);
+  }
+
+  async #waitReady(d: Deployment, inst: Instance, child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + STARTUP_LIMIT_MS;
+    while (Date.now() < deadline && !d.stopped) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`instance ${inst.index} exited before it was ready; its log ends:\n${await tail(join(d.spec.logDir, 'deployment.log'), 8192)}`);
+      }
+      const probe = await get(inst.port, '/ready', 2000).catch(() => undefined);
+      if (probe?.status === 200) {
+        inst.state = 'ready';
+        inst.error = undefined;
+        return;
+      }
+      const error = probe ? (JSON.parse(probe.body || '{}') as { error?: string | null }).error : undefined;
+      if (error) {
+        // init() failed: keep the process (it serves /ready with the error) but never route to it.
+        inst.state = 'failed';
+        inst.error = error;
+        throw new Error(`the scoring script's init() failed:\n${error}`);
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(`instance ${inst.index} was not ready within ${STARTUP_LIMIT_MS / 1000} s`);
+  }
+
+  async stop(key: string): Promise<void> {
+    const d = this.#deployments.get(key);
+    if (!d) return;
+    d.stopped = true;
+    this.#deployments.delete(key);
+    await Promise.all(
+      d.instances.map(async (inst) => {
+        inst.state = 'stopped';
+        const child = inst.child;
+        if (!child || child.exitCode !== null) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await new Promise((r) => child.once('exit', r));
+        clearTimeout(timer);
+      }),
+    );
+    d.log.end();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#deployments.keys()].map((k) => this.stop(k)));
+    this.agent.destroy();
+  }
+
+  has(key: string): boolean {
+    return this.#deployments.has(key);
+  }
+
+  instances(key: string): Omit<Instance, 'child'>[] {
+    return (this.#deployments.get(key)?.instances ?? []).map(({ child: _child, ...rest }) => rest);
+  }
+
+  maxConcurrent(key: string): number {
+    return this.#deployments.get(key)?.spec.maxConcurrent ?? 1;
+  }
+
+  /** A ready instance with a free request slot (round robin), or why there is none. */
+  pick(key: string): Instance | 'none-ready' | 'busy' {
+    const d = this.#deployments.get(key);
+    const ready = d?.instances.filter((i) => i.state === 'ready') ?? [];
+    if (!d || ready.length === 0) return 'none-ready';
+    for (let n = 0; n < d.instances.length; n++) {
+      const inst = d.instances[(d.next + n) % d.instances.length] as Instance;
+      if (inst.state === 'ready' && inst.inflight < d.spec.maxConcurrent) {
+        d.next = (inst.index + 1) % d.instances.length;
+        return inst;
+      }
+    }
+    return 'busy';
+  }
+
+  logPath(key: string, logDir: string): string {
+    return join(this.#deployments.get(key)?.spec.logDir ?? logDir, 'deployment.log');
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function get(port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: 'GET', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,520 @@
+/**
+ * Online endpoints and deployments: their records, keys and traffic, and bringing a deployment's
+ * instances up — model files, code snapshot and environment materialized on this machine, then the
+ * scoring hosts started by the runtime. Endpoint names are unique on the server (they are URLs).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import type { Selectable } from 'kysely';
+import type { SecretBox } from '../auth/secrets.js';
+import { now } from '../core/clock.js';
+import { alreadyExists, invalid, notFound } from '../core/errors.js';
+import { environmentOf, venvEnvironment, type TaskEnvironment } from '../compute/environments.js';
+import { specErrors, type AssetService } from '../registry/assets.js';
+import type { ContentStore } from '../registry/content.js';
+import { scopeOf, type ModelAssets } from '../registry/model-assets.js';
+import type { ModelRegistry } from '../registry/model-registry.js';
+import { parseAssetRef, type OnlineDeploymentSpec, type OnlineEndpointSpec } from '../specs/index.js';
+import { trafficIssues } from '../specs/checks.js';
+import type { Database } from '../store/db.js';
+import type { DeploymentTable, EndpointTable } from '../store/schema.js';
+import { ServingRuntime, type Instance } from './runtime.js';
+
+const ENV_CLI = fileURLToPath(new URL('../../python/lapis_task/envcli.py', import.meta.url));
+
+export type DeploymentState = 'Creating' | 'Succeeded' | 'Failed' | 'Deleting';
+
+interface RuntimeSpec {
+  model: { scope: string; name: string; version: string; type: string | null };
+  code: { hash: string; scoring_script: string } | null;
+  environment: TaskEnvironment | null;
+}
+
+export interface DeploymentView {
+  name: string;
+  endpoint_name: string;
+  state: DeploymentState;
+  error: string | null;
+  model: string;
+  environment: string;
+  instance_count: number;
+  request_settings: { request_timeout_ms: number; max_concurrent_requests_per_instance: number };
+  instances: { index: number; state: string; pid: number | undefined; restarts: number; inflight: number }[];
+  traffic: number;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+  spec: Record<string, unknown>;
+}
+
+export interface EndpointView {
+  name: string;
+  auth_mode: string;
+  scoring_uri: string;
+  traffic: Record<string, number>;
+  description?: string;
+  tags: Record<string, string>;
+  deployments: DeploymentView[];
+  created_at: number;
+  created_by: string;
+}
+
+/** What the router needs of an endpoint, cached in memory: read on every request. */
+export interface RoutingEntry {
+  workspace: string;
+  authMode: string;
+  keys: [string, string];
+  traffic: [string, number][];
+  deployments: Map<string, { timeoutMs: number }>;
+}
+
+export interface ServingDeps {
+  database: Database;
+  secrets: SecretBox;
+  assets: AssetService;
+  models: ModelAssets;
+  registry: ModelRegistry;
+  content: ContentStore;
+  dataDir: string;
+  cacheDir: string;
+  python: string;
+  log: { error(obj: object, msg: string): void };
+}
+
+const newKey = (): string => randomBytes(32).toString('base64url');
+
+export class ServingService {
+  readonly runtime = new ServingRuntime();
+  readonly #d: ServingDeps;
+  readonly #routes = new Map<string, RoutingEntry>();
+  #baseUrl = 'http://127.0.0.1:5050';
+
+  constructor(deps: ServingDeps) {
+    this.#d = deps;
+  }
+
+  // ---- endpoints ----------------------------------------------------------------------------
+
+  async createEndpoint(workspace: string, rawSpec: unknown, createdBy: string): Promise<EndpointView> {
+    specErrors('online-endpoint', rawSpec);
+    const spec = rawSpec as OnlineEndpointSpec;
+    if (spec.traffic && Object.keys(spec.traffic).length > 0) throw invalid(`Traffic cannot be set when an endpoint is created (it has no deployments yet): deploy, then 'lapis online-endpoint update --name ${spec.name} --traffic "blue=100"', or create the deployment with --all-traffic.`);
+    if (spec.mirror_traffic && Object.keys(spec.mirror_traffic).length > 0) throw invalid('mirror_traffic is not supported yet; remove it.');
+    if (await this.#endpointRow(spec.name).catch(() => undefined)) throw alreadyExists(`An endpoint named '${spec.name}' already exists on this server; endpoint names are unique (they are URLs). Choose another name.`);
+    const t = now();
+    const row: EndpointTable = {
+      name: spec.name,
+      workspace,
+      auth_mode: spec.auth_mode ?? 'key',
+      spec: JSON.stringify(spec),
+      keys: this.#d.secrets.seal(JSON.stringify([newKey(), newKey()])),
+      traffic: '{}',
+      created_at: t,
+      created_by: createdBy,
+      updated_at: t,
+    };
+    try {
+      await this.#d.database.db.insertInto('endpoints').values(row).execute();
+    } catch (err) {
+      if (isUnique(err)) throw alreadyExists(`An endpoint named '${spec.name}' already exists on this server.`);
+      throw err;
+    }
+    await this.#refresh(spec.name);
+    return this.getEndpoint(workspace, spec.name);
+  }
+
+  async #endpointRow(name: string, workspace?: string): Promise<Selectable<EndpointTable>> {
+    let q = this.#d.database.db.selectFrom('endpoints').selectAll().where('name', '=', name);
+    if (workspace !== undefined) q = q.where('workspace', '=', workspace);
+    const row = await q.executeTakeFirst();
+    if (!row) throw notFound(`No online endpoint '${name}'${workspace ? ` in workspace '${workspace}'` : ''}. List them with 'lapis online-endpoint list'.`);
+    return row;
+  }
+
+  async getEndpoint(workspace: string, name: string): Promise<EndpointView> {
+    const row = await this.#endpointRow(name, workspace);
+    const spec = JSON.parse(row.spec) as OnlineEndpointSpec;
+    const traffic = JSON.parse(row.traffic) as Record<string, number>;
+    const deployments = await this.listDeployments(workspace, name);
+    return {
+      name: row.name,
+      auth_mode: row.auth_mode,
+      scoring_uri: `${this.#baseUrl}/endpoints/${row.name}/score`,
+      traffic,
+      ...(spec.description ? { description: spec.description } : {}),
+      tags: spec.tags ?? {},
+      deployments,
+      created_at: Number(row.created_at),
+      created_by: row.created_by,
+    };
+  }
+
+  async listEndpoints(workspace: string): Promise<EndpointView[]> {
+    const rows = await this.#d.database.db.selectFrom('endpoints').select('name').where('workspace', '=', workspace).orderBy('name').execute();
+    return Promise.all(rows.map((r) => this.getEndpoint(workspace, r.name)));
+  }
+
+  async updateEndpoint(workspace: string, name: string, patch: { traffic?: unknown }): Promise<EndpointView> {
+    const row = await this.#endpointRow(name, workspace);
+    if (patch.traffic !== undefined) {
+      const traffic = checkTraffic(patch.traffic);
+      const deployments = new Map((await this.#deploymentRows(name)).map((d) => [d.name, d]));
+      for (const [dep, pct] of Object.entries(traffic)) {
+        const d = deployments.get(dep);
+        if (!d) throw invalid(`Traffic names deployment '${dep}', which endpoint '${name}' does not have (it has: ${[...deployments.keys()].join(', ') || 'none'}).`);
+        if (pct > 0 && d.state !== 'Succeeded') throw invalid(`Deployment '${dep}' is ${d.state}; only a Succeeded deployment can take traffic.`);
+      }
+      const full = Object.fromEntries([...deployments.keys()].map((d) => [d, traffic[d] ?? 0]));
+      await this.#d.database.db.updateTable('endpoints').set({ traffic: JSON.stringify(full), updated_at: now() }).where('name', '=', row.name).execute();
+    }
+    await this.#refresh(name);
+    return this.getEndpoint(workspace, name);
+  }
+
+  async deleteEndpoint(workspace: string, name: string): Promise<void> {
+    const row = await this.#endpointRow(name, workspace);
+    for (const d of await this.#deploymentRows(row.name)) await this.runtime.stop(`${row.name}/${d.name}`);
+    await this.#d.database.db.deleteFrom('deployments').where('endpoint', '=', row.name).execute();
+    await this.#d.database.db.deleteFrom('endpoints').where('name', '=', row.name).execute();
+    this.#routes.delete(row.name);
+  }
+
+  async keys(workspace: string, name: string): Promise<{ primaryKey: string; secondaryKey: string }> {
+    const row = await this.#endpointRow(name, workspace);
+    if (row.auth_mode !== 'key') throw invalid(`Endpoint '${name}' uses auth_mode ${row.auth_mode}: call it with a Lapis token (lapis token create), not a key.`);
+    const [primaryKey, secondaryKey] = JSON.parse(this.#d.secrets.open(row.keys)) as [string, string];
+    return { primaryKey, secondaryKey };
+  }
+
+  async regenerateKey(workspace: string, name: string, which: unknown): Promise<{ primaryKey: string; secondaryKey: string }> {
+    if (which !== 'primary' && which !== 'secondary') throw invalid(`key_type must be primary or secondary (got ${JSON.stringify(which)}).`);
+    const current = await this.keys(workspace, name);
+    const next: [string, string] = which === 'primary' ? [newKey(), current.secondaryKey] : [current.primaryKey, newKey()];
+    await this.#d.database.db.updateTable('endpoints').set({ keys: this.#d.secrets.seal(JSON.stringify(next)), updated_at: now() }).where('name', '=', name).execute();
+    await this.#refresh(name);
+    return { primaryKey: next[0], secondaryKey: next[1] };
+  }
+
+  // ---- deployments --------------------------------------------------------------------------
+
+  async #deploymentRows(endpoint: string): Promise<Selectable<DeploymentTable>[]> {
+    return this.#d.database.db.selectFrom('deployments').selectAll().where('endpoint', '=', endpoint).orderBy('created_at').execute();
+  }
+
+  async #deploymentRow(workspace: string, endpoint: string, name: string): Promise<Selectable<DeploymentTable>> {
+    await this.#endpointRow(endpoint, workspace);
+    const row = await this.#d.database.db.selectFrom('deployments').selectAll().where('endpoint', '=', endpoint).where('name', '=', name).executeTakeFirst();
+    if (!row) throw notFound(`Endpoint '${endpoint}' has no deployment '${name}'. List them with 'lapis online-deployment list --endpoint-name ${endpoint}'.`);
+    return row;
+  }
+
+  async createDeployment(workspace: string, rawSpec: unknown, upload: { code?: string }, createdBy: string, opts: { allTraffic?: boolean } = {}): Promise<DeploymentView> {
+    specErrors('online-deployment', rawSpec);
+    const spec = rawSpec as OnlineDeploymentSpec;
+    await this.#endpointRow(spec.endpoint_name, workspace);
+    const exists = await this.#d.database.db.selectFrom('deployments').select('name').where('endpoint', '=', spec.endpoint_name).where('name', '=', spec.name).executeTakeFirst();
+    if (exists) throw alreadyExists(`Endpoint '${spec.endpoint_name}' already has a deployment '${spec.name}'. Delete it first, or choose another name (e.g. green).`);
+    const runtime = await this.#resolve(workspace, spec, upload);
+    const t = now();
+    const row: DeploymentTable = {
+      endpoint: spec.endpoint_name,
+      name: spec.name,
+      workspace,
+      spec: JSON.stringify(spec),
+      runtime: JSON.stringify(runtime),
+      state: 'Creating',
+      error: null,
+      created_at: t,
+      created_by: createdBy,
+      updated_at: t,
+    };
+    await this.#d.database.db.insertInto('deployments').values(row).execute();
+    void this.#bringUp(row, opts.allTraffic === true);
+    return this.getDeployment(workspace, spec.endpoint_name, spec.name);
+  }
+
+  /** Every reference resolved before anything is created: the model version, the code upload, the environment. */
+  async #resolve(workspace: string, spec: OnlineDeploymentSpec, upload: { code?: string }): Promise<RuntimeSpec> {
+    const ref = parseAssetRef(spec.model, 'models');
+    const scope = ref.registry ? `registry/${ref.registry}` : workspace;
+    const version = await this.#d.models.resolveVersion(scopeOf(scope), ref.name, ref.version ?? 'latest');
+    const mv = await this.#d.registry.getVersion(scopeOf(scope), ref.name, version);
+    const files = await this.#d.models.files(scopeOf(scope), ref.name, version);
+    const isMlflow = files.some((f) => f.path === 'MLmodel');
+    let code: RuntimeSpec['code'] = null;
+    if (spec.code_configuration) {
+      if (!upload.code) throw invalid(`code_configuration.code '${spec.code_configuration.code}' was not uploaded; create the deployment with the CLI, which uploads it.`);
+      const content = await this.#d.content.find(workspace, upload.code);
+      if (!content) throw invalid(`The code upload ${upload.code.slice(0, 12)}… is not stored in workspace '${workspace}'; upload it again.`);
+      const script = spec.code_configuration.scoring_script.replace(/^\.\//, '');
+      if (!content.files.some((f) => f.path === script)) throw invalid(`The scoring script '${script}' is not in code '${spec.code_configuration.code}' (files: ${content.files.slice(0, 10).map((f) => f.path).join(', ')}).`);
+      code = { hash: upload.code, scoring_script: script };
+    } else if (!isMlflow) {
+      throw invalid(`Model ${ref.name}:${version} is not an MLflow model (no MLmodel file), so it needs a scoring script: add code_configuration {code, scoring_script}.`);
+    }
+    if (code && spec.environment === undefined) throw invalid('A deployment with a scoring script needs an environment (Azure ML requires one too): add environment: azureml:<name>@latest, or an inline one.');
+    const environment = spec.environment === undefined ? null : await environmentOf(workspace, spec.environment, this.#d.assets);
+    return { model: { scope, name: ref.name, version, type: mv.model_type ?? null }, code, environment };
+  }
+
+  /** Materializes and starts the instances; the deployment ends Succeeded or Failed (with why). */
+  async #bringUp(row: DeploymentTable | Selectable<DeploymentTable>, allTraffic: boolean): Promise<void> {
+    const key = `${row.endpoint}/${row.name}`;
+    const spec = JSON.parse(row.spec) as OnlineDeploymentSpec;
+    const runtime = JSON.parse(row.runtime) as RuntimeSpec;
+    const logDir = join(this.#d.dataDir, 'serving', row.endpoint, row.name);
+    try {
+      await mkdir(logDir, { recursive: true });
+      const modelDir = await this.#modelDir(runtime.model);
+      const codeDir = runtime.code ? await this.#codeDir(row.workspace, runtime.code.hash) : undefined;
+      const environment = runtime.environment ?? (await requirementsEnvironment(modelDir));
+      const python = await this.#python(environment, join(logDir, 'environment_build.log'));
+      const settings = requestSettings(spec);
+      await this.runtime.start({
+        key,
+        python,
+        modelDir,
+        ...(codeDir ? { codeDir, scoringScript: join(codeDir, ...(runtime.code as { scoring_script: string }).scoring_script.split('/')) } : {}),
+        env: spec.environment_variables ?? {},
+        instanceCount: spec.instance_count ?? 1,
+        maxConcurrent: settings.max_concurrent_requests_per_instance,
+        logDir,
+      });
+      await this.#setState(row, 'Succeeded', null);
+      if (allTraffic) {
+        const deployments = await this.#deploymentRows(row.endpoint);
+        await this.#d.database.db
+          .updateTable('endpoints')
+          .set({ traffic: JSON.stringify(Object.fromEntries(deployments.map((d) => [d.name, d.name === row.name ? 100 : 0]))), updated_at: now() })
+          .where('name', '=', row.endpoint)
+          .execute();
+      }
+    } catch (err) {
+      await this.#setState(row, 'Failed', (err as Error).message).catch((e: unknown) => this.#d.log.error({ err: e }, 'recording a deployment failure failed'));
+    }
+    await this.#refresh(row.endpoint).catch(() => undefined);
+  }
+
+  async #setState(row: Pick<DeploymentTable, 'endpoint' | 'name'>, state: DeploymentState, error: string | null): Promise<void> {
+    await this.#d.database.db.updateTable('deployments').set({ state, error, updated_at: now() }).where('endpoint', '=', row.endpoint).where('name', '=', row.name).execute();
+  }
+
+  /** Model files, once per version on this machine (versions are immutable). */
+  async #modelDir(model: RuntimeSpec['model']): Promise<string> {
+    const dir = join(this.#d.cacheDir, 'models', model.scope.replace('/', '_'), model.name, model.version);
+    if (existsSync(dir)) return dir;
+    const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
+    try {
+      for (const f of await this.#d.models.files(scopeOf(model.scope), model.name, model.version)) {
+        const target = join(tmp, ...f.path.split('/'));
+        await mkdir(dirname(target), { recursive: true });
+        await pipeline((await this.#d.models.open(scopeOf(model.scope), model.name, model.version, f.path)).stream, createWriteStream(target));
+      }
+      await mkdir(dirname(dir), { recursive: true });
+      await rename(tmp, dir).catch(async (err: unknown) => {
+        if (!existsSync(dir)) throw err;
+      });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+    return dir;
+  }
+
+  async #codeDir(workspace: string, hash: string): Promise<string> {
+    const dir = join(this.#d.cacheDir, 'code', hash);
+    if (existsSync(dir)) return dir;
+    const content = await this.#d.content.find(workspace, hash);
+    if (!content) throw notFound(`The code snapshot ${hash.slice(0, 12)} is missing from storage.`);
+    const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
+    try {
+      for (const f of content.files) {
+        const target = join(tmp, ...f.path.split('/'));
+        await mkdir(dirname(target), { recursive: true });
+        await pipeline((await this.#d.content.open(workspace, hash, f.path)).stream, createWriteStream(target));
+      }
+      await mkdir(dirname(dir), { recursive: true });
+      await rename(tmp, dir).catch(async (err: unknown) => {
+        if (!existsSync(dir)) throw err;
+      });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+    return dir;
+  }
+
+  /** The Python that runs the scoring host: the host's, or a cached venv built as a job's would be. */
+  async #python(env: TaskEnvironment, logPath: string): Promise<string> {
+    if (env.kind === 'host') return this.#d.python;
+    return new Promise((resolve, reject) => {
+      const log = createWriteStream(logPath, { flags: 'a' });
+      const child = spawn(this.#d.python, ['-I', '-S', ENV_CLI], {
+        env: { ...process.env, LAPIS_CACHE_DIR: this.#d.cacheDir, LAPIS_PYTHON: this.#d.python },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.pipe(log);
+      child.stdin.end(JSON.stringify({ hash: env.hash, python: env.python, pip: env.pip, name: env.name }));
+      child.once('error', reject);
+      child.once('exit', (code) => {
+        log.end();
+        const last = out.trim().split('\n').pop() ?? '';
+        if (code === 0) {
+          try {
+            return resolve((JSON.parse(last) as { python: string }).python);
+          } catch {
+            // reported below
+          }
+        }
+        void readFile(logPath, 'utf8').then(
+          (text) => reject(new Error(`building the environment ${env.name} failed; its build log ends:\n${text.split('\n').slice(-20).join('\n')}`)),
+          () => reject(new Error(`building the environment ${env.name} failed`)),
+        );
+      });
+    });
+  }
+
+  async getDeployment(workspace: string, endpoint: string, name: string): Promise<DeploymentView> {
+    const row = await this.#deploymentRow(workspace, endpoint, name);
+    const traffic = JSON.parse((await this.#endpointRow(endpoint)).traffic) as Record<string, number>;
+    return this.#view(row, traffic[name] ?? 0);
+  }
+
+  async listDeployments(workspace: string, endpoint: string): Promise<DeploymentView[]> {
+    const ep = await this.#endpointRow(endpoint, workspace);
+    const traffic = JSON.parse(ep.traffic) as Record<string, number>;
+    return (await this.#deploymentRows(endpoint)).map((r) => this.#view(r, traffic[r.name] ?? 0));
+  }
+
+  #view(row: Selectable<DeploymentTable>, traffic: number): DeploymentView {
+    const spec = JSON.parse(row.spec) as OnlineDeploymentSpec;
+    const runtime = JSON.parse(row.runtime) as RuntimeSpec;
+    const instances = this.runtime.instances(`${row.endpoint}/${row.name}`).map((i: Omit<Instance, 'child'>) => ({ index: i.index, state: i.state, pid: i.pid, restarts: i.restarts, inflight: i.inflight }));
+    return {
+      name: row.name,
+      endpoint_name: row.endpoint,
+      state: row.state as DeploymentState,
+      error: row.error,
+      model: runtime.model.scope.startsWith('registry/') ? `azureml://registries/${runtime.model.scope.slice(9)}/models/${runtime.model.name}/versions/${runtime.model.version}` : `azureml:${runtime.model.name}:${runtime.model.version}`,
+      environment: runtime.environment?.name ?? "built from the model's requirements",
+      instance_count: spec.instance_count ?? 1,
+      request_settings: requestSettings(spec),
+      instances,
+      traffic,
+      created_at: Number(row.created_at),
+      created_by: row.created_by,
+      updated_at: Number(row.updated_at),
+      spec: spec as unknown as Record<string, unknown>,
+    };
+  }
+
+  async deleteDeployment(workspace: string, endpoint: string, name: string): Promise<void> {
+    const row = await this.#deploymentRow(workspace, endpoint, name);
+    const traffic = JSON.parse((await this.#endpointRow(endpoint)).traffic) as Record<string, number>;
+    if ((traffic[name] ?? 0) > 0) throw invalid(`Deployment '${name}' takes ${traffic[name]}% of endpoint '${endpoint}''s traffic; move it first: lapis online-endpoint update --name ${endpoint} --traffic "<other>=100".`);
+    await this.runtime.stop(`${endpoint}/${row.name}`);
+    await this.#d.database.db.deleteFrom('deployments').where('endpoint', '=', endpoint).where('name', '=', name).execute();
+    const rest = Object.fromEntries(Object.entries(traffic).filter(([k]) => k !== name));
+    await this.#d.database.db.updateTable('endpoints').set({ traffic: JSON.stringify(rest), updated_at: now() }).where('name', '=', endpoint).execute();
+    await this.#refresh(endpoint);
+  }
+
+  async logs(workspace: string, endpoint: string, name: string, lines: number): Promise<string> {
+    await this.#deploymentRow(workspace, endpoint, name);
+    const dir = join(this.#d.dataDir, 'serving', endpoint, name);
+    const text = [await readFile(join(dir, 'environment_build.log'), 'utf8').catch(() => ''), await readFile(join(dir, 'deployment.log'), 'utf8').catch(() => '')].join('');
+    return text.split('\n').slice(-lines - 1).join('\n');
+  }
+
+  // ---- routing ------------------------------------------------------------------------------
+
+  routing(endpoint: string): RoutingEntry | undefined {
+    return this.#routes.get(endpoint);
+  }
+
+  async #refresh(endpoint: string): Promise<void> {
+    const row = await this.#d.database.db.selectFrom('endpoints').selectAll().where('name', '=', endpoint).executeTakeFirst();
+    if (!row) {
+      this.#routes.delete(endpoint);
+      return;
+    }
+    const deployments = await this.#deploymentRows(endpoint);
+    this.#routes.set(endpoint, {
+      workspace: row.workspace,
+      authMode: row.auth_mode,
+      keys: JSON.parse(this.#d.secrets.open(row.keys)) as [string, string],
+      traffic: Object.entries(JSON.parse(row.traffic) as Record<string, number>).filter(([, pct]) => pct > 0),
+      deployments: new Map(deployments.map((d) => [d.name, { timeoutMs: requestSettings(JSON.parse(d.spec) as OnlineDeploymentSpec).request_timeout_ms }])),
+    });
+  }
+
+  /** At start: routing tables loaded, and every deployment that was up brought up again. */
+  async start(baseUrl: string): Promise<void> {
+    this.#baseUrl = baseUrl;
+    const endpoints = await this.#d.database.db.selectFrom('endpoints').select('name').execute();
+    for (const e of endpoints) await this.#refresh(e.name);
+    const rows = await this.#d.database.db.selectFrom('deployments').selectAll().where('state', 'in', ['Creating', 'Succeeded']).execute();
+    for (const row of rows) void this.#bringUp(row, false);
+  }
+
+  async close(): Promise<void> {
+    await this.runtime.close();
+  }
+
+  async purge(workspace: string): Promise<void> {
+    for (const e of await this.#d.database.db.selectFrom('endpoints').select('name').where('workspace', '=', workspace).execute()) await this.deleteEndpoint(workspace, e.name);
+  }
+}
+
+/** Constant-time: whether `given` is one of the endpoint's keys. */
+export function keyMatches(keys: readonly string[], given: string): boolean {
+  const g = Buffer.from(given);
+  return keys.some((k) => {
+    const b = Buffer.from(k);
+    return b.length === g.length && timingSafeEqual(b, g);
+  });
+}
+
+export function requestSettings(spec: OnlineDeploymentSpec): { request_timeout_ms: number; max_concurrent_requests_per_instance: number } {
+  return {
+    request_timeout_ms: spec.request_settings?.request_timeout_ms ?? 5000,
+    max_concurrent_requests_per_instance: spec.request_settings?.max_concurrent_requests_per_instance ?? 1,
+  };
+}
+
+function checkTraffic(raw: unknown): Record<string, number> {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('traffic must map deployment names to percentages, e.g. {"blue": 90, "green": 10}.');
+  for (const [k, v] of Object.entries(raw)) {
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 100) throw invalid(`traffic.${k} must be a whole percentage from 0 to 100 (got ${JSON.stringify(v)}).`);
+  }
+  const issues = trafficIssues(raw, 'traffic');
+  if (issues.length > 0) throw invalid(`traffic: ${issues[0]?.message}.`);
+  return raw as Record<string, number>;
+}
+
+/**
+ * A no-code MLflow deployment without an environment gets one from the model itself, as Azure ML
+ * builds it: the model's requirements.txt (and the Python of its python_env.yaml).
+ */
+async function requirementsEnvironment(modelDir: string): Promise<TaskEnvironment> {
+  const requirements = await readFile(join(modelDir, 'requirements.txt'), 'utf8').catch(() => undefined);
+  if (requirements === undefined) throw invalid("The MLflow model has no requirements.txt to build its environment from; give the deployment an environment.");
+  const pip = requirements
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#') && !l.startsWith('-'));
+  const pyEnv = await readFile(join(modelDir, 'python_env.yaml'), 'utf8').catch(() => '');
+  const version = /^python:\s*"?(\d+\.\d+)/m.exec(pyEnv)?.[1] ?? null;
+  return venvEnvironment("the model's requirements.txt", version, pip);
+}
+
+function isUnique(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+

@@ -1,0 +1,240 @@
+/**
+ * Online endpoints end to end: a scikit-learn model logged and registered by the real mlflow
+ * client, deployed without code (its environment built from the model's requirements, as Azure ML
+ * does) and with a score.py, served by real Python scoring processes behind the router; keys,
+ * traffic, limits, crashes and bad input as a client sees them.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { runCli } from '../support/cli.js';
+import { python, startLapis, type LapisServer } from '../support/server.js';
+
+let server: LapisServer;
+let work: string;
+let key = '';
+
+const lapis = (args: string[]) => runCli(args, { url: server.url, cwd: work, timeoutMs: 400_000 });
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`${server.url}${path}`, { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${path} → ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function score(body: unknown, opts: { key?: string | null; deployment?: string; raw?: string } = {}): Promise<{ status: number; deployment: string | null; json: unknown }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const k = opts.key === undefined ? key : opts.key;
+  if (k !== null) headers.authorization = `Bearer ${k}`;
+  if (opts.deployment) headers['azureml-model-deployment'] = opts.deployment;
+  const res = await fetch(`${server.url}/endpoints/iris-ep/score`, { method: 'POST', headers, body: opts.raw ?? JSON.stringify(body) });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON: kept as text
+  }
+  return { status: res.status, deployment: res.headers.get('azureml-model-deployment'), json };
+}
+
+async function file(name: string, content: string | Record<string, unknown>): Promise<string> {
+  const path = join(work, name);
+  await writeFile(path, typeof content === 'string' ? content : YAML.stringify(content));
+  return path;
+}
+
+const ROWS = { columns: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'], index: [0, 1], data: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] };
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'lapis-serving-'));
+  // The no-code deployment's environment (mlflow, scikit-learn… from the model's requirements) is
+  // built once per machine and reused by later runs: it is keyed by its content.
+  const cache = join(homedir(), '.cache', 'lapis', 'serving-test-cache');
+  server = await startLapis({ backend: 'sqlite', env: { LAPIS_PYTHON: process.env.LAPIS_TEST_PYTHON as string, LAPIS_JOB_CACHE: cache } });
+  const register = await file(
+    'register.py',
+    [
+      'import mlflow',
+      'from mlflow.models import infer_signature',
+      'from sklearn.datasets import load_iris',
+      'from sklearn.linear_model import LogisticRegression',
+      'X, y = load_iris(return_X_y=True, as_frame=True)',
+      'X.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]',
+      'model = LogisticRegression(max_iter=500).fit(X, y)',
+      'with mlflow.start_run():',
+      '    mlflow.sklearn.log_model(model, name="model", signature=infer_signature(X, model.predict(X)), registered_model_name="iris-lr")',
+    ].join('\n'),
+  );
+  const res = await python(register, [], { MLFLOW_TRACKING_URI: server.url });
+  expect(res.code, res.stderr).toBe(0);
+  await mkdir(join(work, 'code'), { recursive: true });
+  await writeFile(
+    join(work, 'code', 'score.py'),
+    [
+      'import json, os, time',
+      'import mlflow, pandas as pd',
+      'def init():',
+      '    global model',
+      '    model = mlflow.pyfunc.load_model(os.environ["AZUREML_MODEL_DIR"])',
+      'def run(raw_data):',
+      '    body = json.loads(raw_data)',
+      '    if body.get("sleep"):',
+      '        time.sleep(body["sleep"])',
+      '    if body.get("crash"):',
+      '        os._exit(9)',
+      '    df = pd.DataFrame(body["input_data"]["data"], columns=body["input_data"]["columns"])',
+      '    return {"predictions": model.predict(df).tolist(), "pid": os.getpid()}',
+    ].join('\n'),
+  );
+  await mkdir(join(work, 'broken'), { recursive: true });
+  await writeFile(join(work, 'broken', 'score.py'), 'def init():\n    raise RuntimeError("the model file is corrupt")\n\ndef run(raw_data):\n    return raw_data\n');
+}, 600_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('deploying a registered model', () => {
+  it('creates an endpoint and a no-code deployment whose environment is built from the model', async () => {
+    const ep = await lapis(['online-endpoint', 'create', '-f', await file('ep.yml', { name: 'iris-ep', auth_mode: 'key' })]);
+    expect(ep.code, ep.stderr).toBe(0);
+    expect(ep.stdout).toContain('/endpoints/iris-ep/score');
+    const res = await lapis(['online-deployment', 'create', '-f', await file('nocode.yml', { name: 'nocode', endpoint_name: 'iris-ep', model: 'azureml:iris-lr@latest' }), '--all-traffic']);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(res.stdout).toContain('is up');
+    const keys = await api<{ primaryKey: string }>('/api/v1/online-endpoints/iris-ep/keys', { method: 'POST', body: '{}' });
+    key = keys.primaryKey;
+    const split = await score({ input_data: ROWS });
+    expect(split).toMatchObject({ status: 200, deployment: 'nocode', json: [0, 2] });
+    const mlflowShape = await score({ dataframe_records: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }] });
+    expect(mlflowShape).toMatchObject({ status: 200, json: { predictions: [0] } });
+  });
+
+  it('deploys a score.py beside it; both answer alike, and traffic follows the split within ±3%', async () => {
+    const spec = { name: 'script', endpoint_name: 'iris-ep', model: 'azureml:iris-lr:1', code_configuration: { code: './code', scoring_script: 'score.py' }, environment: { image: 'python:3.11-slim' }, instance_count: 2 };
+    const res = await lapis(['online-deployment', 'create', '-f', await file('script.yml', spec)]);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    const pinned = await score({ input_data: ROWS }, { deployment: 'script' });
+    expect(pinned.status).toBe(200);
+    expect((pinned.json as { predictions: number[] }).predictions).toEqual([0, 2]);
+
+    const update = await lapis(['online-endpoint', 'update', '--name', 'iris-ep', '--traffic', 'nocode=70 script=30']);
+    expect(update.code, update.stderr).toBe(0);
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 2000; i++) {
+      const r = await score({ input_data: ROWS });
+      expect(r.status).toBe(200);
+      counts[r.deployment ?? '?'] = (counts[r.deployment ?? '?'] ?? 0) + 1;
+    }
+    expect(Math.abs((counts.nocode ?? 0) / 2000 - 0.7)).toBeLessThanOrEqual(0.03);
+    expect(Math.abs((counts.script ?? 0) / 2000 - 0.3)).toBeLessThanOrEqual(0.03);
+  });
+
+  it('invoke from the CLI uses the endpoint key and can pin a deployment', async () => {
+    const req = await file('req.json', JSON.stringify({ input_data: ROWS }));
+    const res = await lapis(['online-endpoint', 'invoke', '--name', 'iris-ep', '--request-file', req, '--deployment-name', 'script']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ predictions: [0, 2] });
+    expect(res.stderr).toContain('answered by deployment script');
+  });
+});
+
+describe('keys, limits and failures', () => {
+  it('refuses missing, wrong and rotated keys', async () => {
+    expect((await score({ input_data: ROWS }, { key: null })).status).toBe(401);
+    expect((await score({ input_data: ROWS }, { key: 'not-the-key' })).status).toBe(401);
+    const before = await api<{ primaryKey: string; secondaryKey: string }>('/api/v1/online-endpoints/iris-ep/keys', { method: 'POST', body: '{}' });
+    const res = await lapis(['online-endpoint', 'regenerate-keys', '--name', 'iris-ep', '--key-type', 'primary', '-o', 'json']);
+    expect(res.code, res.stderr).toBe(0);
+    const after = JSON.parse(res.stdout) as { primaryKey: string; secondaryKey: string };
+    expect(after.primaryKey).not.toBe(before.primaryKey);
+    expect(after.secondaryKey).toBe(before.secondaryKey);
+    expect((await score({ input_data: ROWS }, { key: before.primaryKey })).status).toBe(401);
+    expect((await score({ input_data: ROWS }, { key: after.secondaryKey })).status).toBe(200);
+    key = after.primaryKey;
+    expect((await score({ input_data: ROWS })).status).toBe(200);
+  });
+
+  it('answers 429 beyond max_concurrent_requests_per_instance', async () => {
+    // script: 2 instances × 1 concurrent request each; the third request at once is refused.
+    const slow = Array.from({ length: 3 }, () => score({ sleep: 1, input_data: ROWS }, { deployment: 'script' }));
+    const statuses = (await Promise.all(slow)).map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
+  it('a scoring process killed mid-request fails that request with a clear 5xx and is restarted', async () => {
+    const crash = await score({ crash: true, input_data: ROWS }, { deployment: 'script' });
+    expect(crash.status).toBe(502);
+    expect(JSON.stringify(crash.json)).toMatch(/restarted/);
+    const end = Date.now() + 20_000;
+    let restarted = false;
+    while (Date.now() < end && !restarted) {
+      const d = await api<{ instances: { state: string; restarts: number }[] }>('/api/v1/online-endpoints/iris-ep/deployments/script');
+      restarted = d.instances.every((i) => i.state === 'ready') && d.instances.some((i) => i.restarts === 1);
+      if (!restarted) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(restarted).toBe(true);
+    expect((await score({ input_data: ROWS }, { deployment: 'script' })).status).toBe(200);
+  });
+
+  it('a score.py whose init() raises leaves the deployment Failed with its traceback', async () => {
+    const spec = { name: 'broken', endpoint_name: 'iris-ep', model: 'azureml:iris-lr:1', code_configuration: { code: './broken', scoring_script: 'score.py' }, environment: { image: 'python:3.11-slim' } };
+    const res = await lapis(['online-deployment', 'create', '-f', await file('broken.yml', spec)]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toContain('the model file is corrupt');
+    const show = await lapis(['online-deployment', 'show', '--name', 'broken', '--endpoint-name', 'iris-ep']);
+    expect(show.stdout).toMatch(/State:\s+Failed/);
+    expect(show.stdout).toContain('RuntimeError');
+    const traffic = await lapis(['online-endpoint', 'update', '--name', 'iris-ep', '--traffic', 'broken=100']);
+    expect(traffic.code).toBe(2);
+    expect(traffic.stderr).toMatch(/Failed/);
+  });
+
+  it('refuses malformed payloads with a clear 400, and oversized bodies with 413', async () => {
+    const wrongColumn = await score({ input_data: { ...ROWS, columns: ['sepal_length', 'sepal_width', 'petal_length', 'nope'] } }, { deployment: 'nocode' });
+    expect(wrongColumn.status).toBe(400);
+    expect(JSON.stringify(wrongColumn.json)).toContain('petal_width');
+    const notJson = await score(undefined, { deployment: 'nocode', raw: 'this is not json' });
+    expect(notJson.status).toBe(400);
+    const wrongShape = await score({ something: 1 }, { deployment: 'nocode' });
+    expect(wrongShape.status).toBe(400);
+    // The server answers 413 from Content-Length and closes: read the status with node:http, which
+    // (unlike fetch) still delivers a response that arrives while the body is being sent.
+    const status = await new Promise<number>((resolve, reject) => {
+      const body = Buffer.alloc(17 * 1024 * 1024, 'x');
+      const req = request(`${server.url}/endpoints/iris-ep/score`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', (err) => (/EPIPE|ECONNRESET/.test(String(err)) ? undefined : reject(err)));
+      req.end(body);
+    });
+    expect(status).toBe(413);
+  });
+});
+
+describe('bad input when managing endpoints', () => {
+  it('refuses bad traffic, unknown models and endpoints, and deleting a deployment that takes traffic', async () => {
+    const sum = await lapis(['online-endpoint', 'update', '--name', 'iris-ep', '--traffic', 'nocode=60 script=30']);
+    expect(sum.code).toBe(2);
+    expect(sum.stderr).toMatch(/add up to 90/);
+    const unknown = await lapis(['online-endpoint', 'update', '--name', 'iris-ep', '--traffic', 'nocode=50 nobody=50']);
+    expect(unknown.stderr).toMatch(/nobody/);
+    const model = await lapis(['online-deployment', 'create', '-f', await file('nomodel.yml', { name: 'nomodel', endpoint_name: 'iris-ep', model: 'azureml:no-such-model:1' })]);
+    expect(model.code).not.toBe(0);
+    expect(model.stderr).toMatch(/no-such-model/);
+    const endpoint = await lapis(['online-deployment', 'create', '-f', await file('noep.yml', { name: 'x', endpoint_name: 'no-such-ep', model: 'azureml:iris-lr:1' })]);
+    expect(endpoint.code).toBe(3);
+    const del = await lapis(['online-deployment', 'delete', '--name', 'nocode', '--endpoint-name', 'iris-ep']);
+    expect(del.code).toBe(2);
+    expect(del.stderr).toMatch(/traffic/);
+    const list = await api<{ deployments: { name: string }[] }>('/api/v1/online-endpoints/iris-ep/deployments');
+    expect(list.deployments.map((d) => d.name).sort()).toEqual(['broken', 'nocode', 'script']);
+  });
+});
