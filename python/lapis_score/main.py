@@ -5,6 +5,7 @@ import platform
 import signal
 import sys
 import threading
+import time
 
 from .log import log
 from .mlflow_model import MlflowModel
@@ -17,7 +18,7 @@ STOP_GRACE_S = 5.0
 class Config:
     def __init__(self, environ):
         self.port = _number(environ, 'LAPIS_SCORE_PORT', None, 1, 65535)
-        self.threads = _number(environ, 'LAPIS_SCORE_THREADS', 1, 1, 1024)
+        self.threads = _number(environ, 'LAPIS_SCORE_THREADS', 1, 1, None)
         self.deployment = environ.get('LAPIS_DEPLOYMENT') or 'deployment'
         self.model_dir = environ.get('AZUREML_MODEL_DIR') or None
         script = environ.get('LAPIS_SCORING_SCRIPT') or None
@@ -34,8 +35,9 @@ def _number(environ, name, default, low, high):
     text = environ.get(name) or ''
     if not text and default is not None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise ValueError('%s must be a number from %d to %d, not %r.' % (name, low, high, text))
+    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+        bounds = 'from %d to %d' % (low, high) if high is not None else 'of at least %d' % low
+        raise ValueError('%s must be a whole number %s, not %r.' % (name, bounds, text))
     return int(text)
 
 
@@ -70,10 +72,11 @@ def main():
     threading.Thread(target=host.initialize, name='lapis-score-init', daemon=True).start()
 
     signum = os.read(wake_read, 1)[0]
+    deadline = time.monotonic() + STOP_GRACE_S  # the server kills the host STOP_GRACE_S after SIGTERM
     log('%s received: stopping' % signal.Signals(signum).name)
     server.shutdown()
     server.server_close()  # new connections are refused from here on
-    left = host.drain(STOP_GRACE_S)
+    left = host.drain(max(0.0, deadline - time.monotonic()))
     if left:
         log('%d request%s still running after %.0f s: exiting anyway' % (left, '' if left == 1 else 's', STOP_GRACE_S))
     return 0

@@ -301,7 +301,7 @@ class ScoringScriptTest(unittest.TestCase):
         proc = subprocess.run([sys.executable, HOST], env=dict(os.environ, LAPIS_SCORE_PORT='x'), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, timeout=30)
         self.assertEqual(proc.returncode, 2)
-        self.assertIn(b"[lapis-score] cannot start: LAPIS_SCORE_PORT must be a number from 1 to 65535, not 'x'", proc.stdout)
+        self.assertIn(b"[lapis-score] cannot start: LAPIS_SCORE_PORT must be a whole number from 1 to 65535, not 'x'", proc.stdout)
 
 
 class PayloadsTest(unittest.TestCase):
