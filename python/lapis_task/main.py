@@ -215,7 +215,9 @@ def main():
     runner = Runner(cfg, Api(cfg.url, cfg.workspace, cfg.token))
 
     def on_signal(signum, _frame):
-        runner.cancel('canceled: the runner received %s' % signal.Signals(signum).name)
+        # Not inline: cancel() sets Events, whose lock the interrupted main thread may be holding.
+        reason = 'canceled: the runner received %s' % signal.Signals(signum).name
+        threading.Thread(target=runner.cancel, args=(reason,), daemon=True).start()
 
     # SIGTERM is how the local executor cancels; Ctrl-C does the same when run by hand.
     signal.signal(signal.SIGTERM, on_signal)
