@@ -53,14 +53,19 @@ function endpointCommand(program: Command): void {
   withGlobalOptions(
     ep
       .command('update')
-      .description('Change the traffic split, e.g. --traffic "blue=90 green=10"')
+      .description('Change the traffic split (--traffic "blue=90 green=10") or the mirrored share (--mirror-traffic "green=10")')
       .argument('[name]')
       .option('-n, --name <name>', 'endpoint name')
-      .requiredOption('--traffic <split>', 'deployment=percent pairs adding up to 100 (or 0), e.g. "blue=90 green=10"'),
-  ).action(async (arg: string | undefined, opts: { name?: string; traffic: string }, cmd: Command) => {
+      .option('--traffic <split>', 'deployment=percent pairs adding up to 100 (or 0), e.g. "blue=90 green=10"')
+      .option('--mirror-traffic <split>', 'one deployment=percent (at most 50) that gets a copy of requests; its answers are discarded'),
+  ).action(async (arg: string | undefined, opts: { name?: string; traffic?: string; mirrorTraffic?: string }, cmd: Command) => {
     const ctx = contextOf(cmd);
-    const e = await ctx.client.onlineEndpoints.update(nameOf(arg, opts, 'endpoint'), { traffic: parseTraffic(opts.traffic) });
-    print(ctx.output, e, () => `Traffic of ${e.name}: ${trafficText(e.traffic)}`);
+    if (opts.traffic === undefined && opts.mirrorTraffic === undefined) throw bad('Give --traffic "blue=90 green=10" and/or --mirror-traffic "green=10".');
+    const e = await ctx.client.onlineEndpoints.update(nameOf(arg, opts, 'endpoint'), {
+      ...(opts.traffic !== undefined ? { traffic: parseTraffic(opts.traffic) } : {}),
+      ...(opts.mirrorTraffic !== undefined ? { mirror_traffic: parseTraffic(opts.mirrorTraffic) } : {}),
+    });
+    print(ctx.output, e, () => `Traffic of ${e.name}: ${trafficText(e.traffic)}${Object.keys(e.mirror_traffic).length ? `; mirrored: ${trafficText(e.mirror_traffic)}` : ''}`);
   });
 
   withGlobalOptions(ep.command('delete').description('Delete an endpoint and all its deployments').argument('[name]').option('-n, --name <name>', 'endpoint name')).action(
@@ -211,6 +216,7 @@ function endpointView(e: OnlineEndpoint): string {
     ['Auth', e.auth_mode],
     ['Scoring URI', e.scoring_uri],
     ['Traffic', trafficText(e.traffic)],
+    ...(Object.keys(e.mirror_traffic).length ? ([['Mirrored', trafficText(e.mirror_traffic)]] as [string, string][]) : []),
     ['Created', `${formatTime(e.created_at)} by ${e.created_by}`],
   ]);
   if (e.deployments.length === 0) return `${head}\n\nNo deployments yet.`;
@@ -225,7 +231,9 @@ function deploymentView(d: OnlineDeployment): string {
     ['Model', d.model],
     ['Environment', d.environment],
     ['Instances', readyText(d)],
-    ['Traffic', `${d.traffic}%`],
+    ['Traffic', `${d.traffic}%${d.mirror_traffic ? ` (+${d.mirror_traffic}% mirrored)` : ''}`],
+    ['Requests', `${d.metrics.requests} (errors ${d.metrics.errors}, throttled ${d.metrics.throttled})`],
+    ['Latency', d.metrics.p50_ms === null ? '-' : `p50 ${d.metrics.p50_ms} ms, p95 ${d.metrics.p95_ms} ms, p99 ${d.metrics.p99_ms} ms (last 2,048 requests)`],
     ['Request timeout', `${d.request_settings.request_timeout_ms} ms`],
     ['Max concurrent', `${d.request_settings.max_concurrent_requests_per_instance} per instance`],
   ];

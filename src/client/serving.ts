@@ -14,6 +14,8 @@ export interface OnlineDeployment {
   request_settings: { request_timeout_ms: number; max_concurrent_requests_per_instance: number };
   instances: { index: number; state: string; pid?: number; restarts: number; inflight: number }[];
   traffic: number;
+  mirror_traffic: number;
+  metrics: { requests: number; errors: number; error_rate: number; throttled: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null };
   created_at: number;
   created_by: string;
   updated_at: number;
@@ -25,6 +27,7 @@ export interface OnlineEndpoint {
   auth_mode: string;
   scoring_uri: string;
   traffic: Record<string, number>;
+  mirror_traffic: Record<string, number>;
   description?: string;
   tags: Record<string, string>;
   deployments: OnlineDeployment[];
@@ -60,7 +63,7 @@ export class OnlineEndpointsApi {
     return this.#c.request('GET', `/api/v1/online-endpoints/${seg('endpoint name', name)}`);
   }
 
-  async update(name: string, patch: { traffic?: Record<string, number> }): Promise<OnlineEndpoint> {
+  async update(name: string, patch: { traffic?: Record<string, number>; mirror_traffic?: Record<string, number> }): Promise<OnlineEndpoint> {
     return this.#c.request('PATCH', `/api/v1/online-endpoints/${seg('endpoint name', name)}`, { body: patch });
   }
 

@@ -23,8 +23,16 @@ export async function servingRoutes(app: FastifyInstance, deps: { serving: Servi
   );
   app.patch(
     '/api/v1/online-endpoints/:name',
-    { config: { action: 'endpoints/write' }, schema: { summary: 'Update an endpoint: its traffic split', tags, params: EpName, body: Type.Object({ traffic: Type.Optional(Type.Record(Type.String(), Type.Integer())) }) } },
-    async (req) => serving.updateEndpoint(req.workspace.name, (req.params as { name: string }).name, req.body as { traffic?: unknown }),
+    {
+      config: { action: 'endpoints/write' },
+      schema: {
+        summary: 'Update an endpoint: its live and mirrored traffic',
+        tags,
+        params: EpName,
+        body: Type.Object({ traffic: Type.Optional(Type.Record(Type.String(), Type.Integer())), mirror_traffic: Type.Optional(Type.Record(Type.String(), Type.Integer())) }),
+      },
+    },
+    async (req) => serving.updateEndpoint(req.workspace.name, (req.params as { name: string }).name, req.body as { traffic?: unknown; mirror_traffic?: unknown }),
   );
   app.delete('/api/v1/online-endpoints/:name', { config: { action: 'endpoints/delete' }, schema: { summary: 'Delete an endpoint and its deployments', tags, params: EpName } }, async (req) => {
     await serving.deleteEndpoint(req.workspace.name, (req.params as { name: string }).name);
@@ -109,23 +117,52 @@ async function score(req: FastifyRequest, reply: FastifyReply, deps: { serving: 
     deployment = pickByTraffic(route.traffic);
     if (!deployment) throw new LapisError('UNAVAILABLE', `Endpoint '${name}' sends no traffic anywhere: set it with lapis online-endpoint update --name ${name} --traffic "<deployment>=100".`);
   }
-  const key = `${name}/${deployment}`;
-  const inst = deps.serving.runtime.pick(key);
-  if (inst === 'none-ready') throw new LapisError('UNAVAILABLE', `Deployment '${deployment}' has no ready instance right now (see lapis online-deployment show --name ${deployment} --endpoint-name ${name}).`);
-  if (inst === 'busy') {
-    reply.header('Retry-After', '1');
-    throw new LapisError('RESOURCE_EXHAUSTED', `Deployment '${deployment}' is at its limit of ${deps.serving.runtime.maxConcurrent(key)} concurrent request(s) per instance; retry, or raise request_settings.max_concurrent_requests_per_instance or instance_count.`);
+  const started = performance.now();
+  let status = 500;
+  try {
+    const res = await send(deps.serving, name, deployment, req.body as Buffer | undefined, String(req.headers['content-type'] ?? 'application/json'), route.deployments.get(deployment)?.timeoutMs ?? 5000, reply);
+    status = res.status;
+    // Shadow testing: only unpinned requests are copied; the client never sees the mirror's answer.
+    if (!pinned && route.mirror && Math.random() * 100 < route.mirror[1]) void mirror(deps.serving, name, route.mirror[0], req, route.deployments.get(route.mirror[0])?.timeoutMs ?? 5000);
+    return reply.status(res.status).header('content-type', res.contentType).header('azureml-model-deployment', deployment).send(res.body);
+  } catch (err) {
+    if (err instanceof LapisError) status = err.status;
+    throw err;
+  } finally {
+    deps.serving.stats.record(name, deployment, status, performance.now() - started);
   }
-  const timeoutMs = route.deployments.get(deployment)?.timeoutMs ?? 5000;
+}
+
+/** One request to a ready instance of a deployment: its answer, or a LapisError that says why not. */
+async function send(serving: ServingService, endpoint: string, deployment: string, body: Buffer | undefined, contentType: string, timeoutMs: number, reply?: FastifyReply): Promise<{ status: number; contentType: string; body: Buffer }> {
+  const key = `${endpoint}/${deployment}`;
+  const inst = serving.runtime.pick(key);
+  if (inst === 'none-ready') throw new LapisError('UNAVAILABLE', `Deployment '${deployment}' has no ready instance right now (see lapis online-deployment show --name ${deployment} --endpoint-name ${endpoint}).`);
+  if (inst === 'busy') {
+    reply?.header('Retry-After', '1');
+    throw new LapisError('RESOURCE_EXHAUSTED', `Deployment '${deployment}' is at its limit of ${serving.runtime.maxConcurrent(key)} concurrent request(s) per instance; retry, or raise request_settings.max_concurrent_requests_per_instance or instance_count.`);
+  }
   inst.inflight += 1;
   try {
-    const res = await forward(inst.port, req.body as Buffer | undefined, String(req.headers['content-type'] ?? 'application/json'), timeoutMs, deps.serving.runtime.agent);
-    return reply.status(res.status).header('content-type', res.contentType).header('azureml-model-deployment', deployment).send(res.body);
+    return await forward(inst.port, body, contentType, timeoutMs, serving.runtime.agent);
   } catch (err) {
     if ((err as Error).message === 'timeout') throw new LapisError('REQUEST_TIMEOUT', `The request took longer than request_timeout_ms (${timeoutMs} ms) on deployment '${deployment}'.`);
     throw new LapisError('BAD_GATEWAY', `Deployment '${deployment}' failed to answer: its scoring process ended while handling the request (${(err as Error).message}); it is being restarted.`);
   } finally {
     inst.inflight -= 1;
+  }
+}
+
+/** A copy of the request to the mirror deployment; its answer and its failures are only counted. */
+async function mirror(serving: ServingService, endpoint: string, deployment: string, req: FastifyRequest, timeoutMs: number): Promise<void> {
+  const started = performance.now();
+  let status = 500;
+  try {
+    status = (await send(serving, endpoint, deployment, req.body as Buffer | undefined, String(req.headers['content-type'] ?? 'application/json'), timeoutMs)).status;
+  } catch (err) {
+    if (err instanceof LapisError) status = err.status;
+  } finally {
+    serving.stats.record(endpoint, deployment, status, performance.now() - started);
   }
 }
 

@@ -24,6 +24,7 @@ import { trafficIssues } from '../specs/checks.js';
 import type { Database } from '../store/db.js';
 import type { DeploymentTable, EndpointTable } from '../store/schema.js';
 import { ServingRuntime, type Instance } from './runtime.js';
+import { ServingStats, type DeploymentMetrics } from './stats.js';
 
 const ENV_CLI = fileURLToPath(new URL('../../python/lapis_task/envcli.py', import.meta.url));
 
@@ -46,6 +47,8 @@ export interface DeploymentView {
   request_settings: { request_timeout_ms: number; max_concurrent_requests_per_instance: number };
   instances: { index: number; state: string; pid: number | undefined; restarts: number; inflight: number }[];
   traffic: number;
+  mirror_traffic: number;
+  metrics: DeploymentMetrics;
   created_at: number;
   created_by: string;
   updated_at: number;
@@ -57,6 +60,7 @@ export interface EndpointView {
   auth_mode: string;
   scoring_uri: string;
   traffic: Record<string, number>;
+  mirror_traffic: Record<string, number>;
   description?: string;
   tags: Record<string, string>;
   deployments: DeploymentView[];
@@ -70,6 +74,8 @@ export interface RoutingEntry {
   authMode: string;
   keys: [string, string];
   traffic: [string, number][];
+  /** The deployment requests are copied to, and the share copied. */
+  mirror: [string, number] | undefined;
   deployments: Map<string, { timeoutMs: number }>;
 }
 
@@ -90,6 +96,7 @@ const newKey = (): string => randomBytes(32).toString('base64url');
 
 export class ServingService {
   readonly runtime = new ServingRuntime();
+  readonly stats = new ServingStats();
   readonly #d: ServingDeps;
   readonly #routes = new Map<string, RoutingEntry>();
   #baseUrl = 'http://127.0.0.1:5050';
@@ -104,7 +111,7 @@ export class ServingService {
     specErrors('online-endpoint', rawSpec);
     const spec = rawSpec as OnlineEndpointSpec;
     if (spec.traffic && Object.keys(spec.traffic).length > 0) throw invalid(`Traffic cannot be set when an endpoint is created (it has no deployments yet): deploy, then 'lapis online-endpoint update --name ${spec.name} --traffic "blue=100"', or create the deployment with --all-traffic.`);
-    if (spec.mirror_traffic && Object.keys(spec.mirror_traffic).length > 0) throw invalid('mirror_traffic is not supported yet; remove it.');
+    if (spec.mirror_traffic && Object.keys(spec.mirror_traffic).length > 0) throw invalid(`mirror_traffic cannot be set at creation either: deploy, then 'lapis online-endpoint update --name ${spec.name} --mirror-traffic "green=10"'.`);
     if (await this.#endpointRow(spec.name).catch(() => undefined)) throw alreadyExists(`An endpoint named '${spec.name}' already exists on this server; endpoint names are unique (they are URLs). Choose another name.`);
     const t = now();
     const row: EndpointTable = {
@@ -114,6 +121,7 @@ export class ServingService {
       spec: JSON.stringify(spec),
       keys: this.#d.secrets.seal(JSON.stringify([newKey(), newKey()])),
       traffic: '{}',
+      mirror_traffic: '{}',
       created_at: t,
       created_by: createdBy,
       updated_at: t,
@@ -146,6 +154,7 @@ export class ServingService {
       auth_mode: row.auth_mode,
       scoring_uri: `${this.#baseUrl}/endpoints/${row.name}/score`,
       traffic,
+      mirror_traffic: JSON.parse(row.mirror_traffic) as Record<string, number>,
       ...(spec.description ? { description: spec.description } : {}),
       tags: spec.tags ?? {},
       deployments,
@@ -159,19 +168,28 @@ export class ServingService {
     return Promise.all(rows.map((r) => this.getEndpoint(workspace, r.name)));
   }
 
-  async updateEndpoint(workspace: string, name: string, patch: { traffic?: unknown }): Promise<EndpointView> {
+  /**
+   * Live traffic (percentages adding up to 100 or 0) and mirrored traffic (Azure ML's rules: one
+   * deployment at most, at most 50%, never one that takes live traffic).
+   */
+  async updateEndpoint(workspace: string, name: string, patch: { traffic?: unknown; mirror_traffic?: unknown }): Promise<EndpointView> {
     const row = await this.#endpointRow(name, workspace);
-    if (patch.traffic !== undefined) {
-      const traffic = checkTraffic(patch.traffic);
-      const deployments = new Map((await this.#deploymentRows(name)).map((d) => [d.name, d]));
-      for (const [dep, pct] of Object.entries(traffic)) {
-        const d = deployments.get(dep);
-        if (!d) throw invalid(`Traffic names deployment '${dep}', which endpoint '${name}' does not have (it has: ${[...deployments.keys()].join(', ') || 'none'}).`);
-        if (pct > 0 && d.state !== 'Succeeded') throw invalid(`Deployment '${dep}' is ${d.state}; only a Succeeded deployment can take traffic.`);
-      }
-      const full = Object.fromEntries([...deployments.keys()].map((d) => [d, traffic[d] ?? 0]));
-      await this.#d.database.db.updateTable('endpoints').set({ traffic: JSON.stringify(full), updated_at: now() }).where('name', '=', row.name).execute();
+    const deployments = new Map((await this.#deploymentRows(name)).map((d) => [d.name, d]));
+    const known = (field: string, dep: string, pct: number): void => {
+      const d = deployments.get(dep);
+      if (!d) throw invalid(`${field} names deployment '${dep}', which endpoint '${name}' does not have (it has: ${[...deployments.keys()].join(', ') || 'none'}).`);
+      if (pct > 0 && d.state !== 'Succeeded') throw invalid(`Deployment '${dep}' is ${d.state}; only a Succeeded deployment can take traffic.`);
+    };
+    const traffic = patch.traffic === undefined ? (JSON.parse(row.traffic) as Record<string, number>) : checkTraffic(patch.traffic);
+    const mirror = patch.mirror_traffic === undefined ? (JSON.parse(row.mirror_traffic) as Record<string, number>) : checkMirror(patch.mirror_traffic);
+    for (const [dep, pct] of Object.entries(traffic)) known('Traffic', dep, pct);
+    for (const [dep, pct] of Object.entries(mirror)) {
+      known('Mirror traffic', dep, pct);
+      if (pct > 0 && (traffic[dep] ?? 0) > 0) throw invalid(`Deployment '${dep}' takes live traffic, so it cannot also be the mirror: a deployment is live or mirrored, never both.`);
     }
+    const full = Object.fromEntries([...deployments.keys()].map((d) => [d, traffic[d] ?? 0]));
+    const mirrored = Object.fromEntries(Object.entries(mirror).filter(([, pct]) => pct > 0));
+    await this.#d.database.db.updateTable('endpoints').set({ traffic: JSON.stringify(full), mirror_traffic: JSON.stringify(mirrored), updated_at: now() }).where('name', '=', row.name).execute();
     await this.#refresh(name);
     return this.getEndpoint(workspace, name);
   }
@@ -182,6 +200,7 @@ export class ServingService {
     await this.#d.database.db.deleteFrom('deployments').where('endpoint', '=', row.name).execute();
     await this.#d.database.db.deleteFrom('endpoints').where('name', '=', row.name).execute();
     this.#routes.delete(row.name);
+    this.stats.forget(row.name);
   }
 
   async keys(workspace: string, name: string): Promise<{ primaryKey: string; secondaryKey: string }> {
@@ -381,17 +400,17 @@ export class ServingService {
 
   async getDeployment(workspace: string, endpoint: string, name: string): Promise<DeploymentView> {
     const row = await this.#deploymentRow(workspace, endpoint, name);
-    const traffic = JSON.parse((await this.#endpointRow(endpoint)).traffic) as Record<string, number>;
-    return this.#view(row, traffic[name] ?? 0);
+    return this.#view(row, await this.#endpointRow(endpoint));
   }
 
   async listDeployments(workspace: string, endpoint: string): Promise<DeploymentView[]> {
     const ep = await this.#endpointRow(endpoint, workspace);
-    const traffic = JSON.parse(ep.traffic) as Record<string, number>;
-    return (await this.#deploymentRows(endpoint)).map((r) => this.#view(r, traffic[r.name] ?? 0));
+    return (await this.#deploymentRows(endpoint)).map((r) => this.#view(r, ep));
   }
 
-  #view(row: Selectable<DeploymentTable>, traffic: number): DeploymentView {
+  #view(row: Selectable<DeploymentTable>, endpoint: Pick<EndpointTable, 'traffic' | 'mirror_traffic'>): DeploymentView {
+    const traffic = (JSON.parse(endpoint.traffic) as Record<string, number>)[row.name] ?? 0;
+    const mirror = (JSON.parse(endpoint.mirror_traffic) as Record<string, number>)[row.name] ?? 0;
     const spec = JSON.parse(row.spec) as OnlineDeploymentSpec;
     const runtime = JSON.parse(row.runtime) as RuntimeSpec;
     const instances = this.runtime.instances(`${row.endpoint}/${row.name}`).map((i: Omit<Instance, 'child'>) => ({ index: i.index, state: i.state, pid: i.pid, restarts: i.restarts, inflight: i.inflight }));
@@ -406,6 +425,8 @@ export class ServingService {
       request_settings: requestSettings(spec),
       instances,
       traffic,
+      mirror_traffic: mirror,
+      metrics: this.stats.of(row.endpoint, row.name),
       created_at: Number(row.created_at),
       created_by: row.created_by,
       updated_at: Number(row.updated_at),
@@ -415,12 +436,16 @@ export class ServingService {
 
   async deleteDeployment(workspace: string, endpoint: string, name: string): Promise<void> {
     const row = await this.#deploymentRow(workspace, endpoint, name);
-    const traffic = JSON.parse((await this.#endpointRow(endpoint)).traffic) as Record<string, number>;
+    const ep = await this.#endpointRow(endpoint);
+    const traffic = JSON.parse(ep.traffic) as Record<string, number>;
+    const mirror = JSON.parse(ep.mirror_traffic) as Record<string, number>;
     if ((traffic[name] ?? 0) > 0) throw invalid(`Deployment '${name}' takes ${traffic[name]}% of endpoint '${endpoint}''s traffic; move it first: lapis online-endpoint update --name ${endpoint} --traffic "<other>=100".`);
+    if ((mirror[name] ?? 0) > 0) throw invalid(`Deployment '${name}' receives mirrored traffic; stop it first: lapis online-endpoint update --name ${endpoint} --mirror-traffic "${name}=0".`);
     await this.runtime.stop(`${endpoint}/${row.name}`);
     await this.#d.database.db.deleteFrom('deployments').where('endpoint', '=', endpoint).where('name', '=', name).execute();
     const rest = Object.fromEntries(Object.entries(traffic).filter(([k]) => k !== name));
     await this.#d.database.db.updateTable('endpoints').set({ traffic: JSON.stringify(rest), updated_at: now() }).where('name', '=', endpoint).execute();
+    this.stats.forget(endpoint, name);
     await this.#refresh(endpoint);
   }
 
@@ -449,6 +474,7 @@ export class ServingService {
       authMode: row.auth_mode,
       keys: JSON.parse(this.#d.secrets.open(row.keys)) as [string, string],
       traffic: Object.entries(JSON.parse(row.traffic) as Record<string, number>).filter(([, pct]) => pct > 0),
+      mirror: Object.entries(JSON.parse(row.mirror_traffic) as Record<string, number>).find(([, pct]) => pct > 0),
       deployments: new Map(deployments.map((d) => [d.name, { timeoutMs: requestSettings(JSON.parse(d.spec) as OnlineDeploymentSpec).request_timeout_ms }])),
     });
   }
@@ -485,6 +511,16 @@ export function requestSettings(spec: OnlineDeploymentSpec): { request_timeout_m
     request_timeout_ms: spec.request_settings?.request_timeout_ms ?? 5000,
     max_concurrent_requests_per_instance: spec.request_settings?.max_concurrent_requests_per_instance ?? 1,
   };
+}
+
+function checkMirror(raw: unknown): Record<string, number> {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('mirror_traffic must map one deployment name to a percentage, e.g. {"green": 10}.');
+  const entries = Object.entries(raw).filter(([, v]) => v !== 0);
+  if (entries.length > 1) throw invalid(`mirror_traffic may name one deployment only (got ${entries.map(([k]) => k).join(', ')}).`);
+  for (const [k, v] of entries) {
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 50) throw invalid(`mirror_traffic.${k} must be a whole percentage from 0 to 50 (got ${JSON.stringify(v)}).`);
+  }
+  return raw as Record<string, number>;
 }
 
 function checkTraffic(raw: unknown): Record<string, number> {

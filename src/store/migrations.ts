@@ -442,6 +442,7 @@ const serving: Up = async (db) => {
     .addColumn('spec', 'text', (c) => c.notNull())
     .addColumn('keys', 'text', (c) => c.notNull())
     .addColumn('traffic', 'text', (c) => c.notNull())
+    .addColumn('mirror_traffic', 'text', (c) => c.notNull())
     .addColumn('created_at', ts, (c) => c.notNull())
     .addColumn('created_by', 'varchar(128)', (c) => c.notNull())
     .addColumn('updated_at', ts, (c) => c.notNull())

@@ -354,6 +354,8 @@ export interface EndpointTable {
   keys: string;
   /** JSON map deployment → percent. */
   traffic: string;
+  /** JSON map of the (at most one) mirrored deployment → percent of requests copied to it. */
+  mirror_traffic: string;
   created_at: number;
   created_by: string;
   updated_at: number;

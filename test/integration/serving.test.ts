@@ -136,6 +136,29 @@ describe('deploying a registered model', () => {
     expect(Math.abs((counts.script ?? 0) / 2000 - 0.3)).toBeLessThanOrEqual(0.03);
   });
 
+  it('mirrors a share of requests to a deployment whose answers never reach the client', async () => {
+    const live = await lapis(['online-endpoint', 'update', '--name', 'iris-ep', '--traffic', 'nocode=100 script=0', '--mirror-traffic', 'script=50']);
+    expect(live.code, live.stderr).toBe(0);
+    const requestsOf = async (d: string) => (await api<{ metrics: { requests: number } }>(`/api/v1/online-endpoints/iris-ep/deployments/${d}`)).metrics.requests;
+    const before = await requestsOf('script');
+    for (let i = 0; i < 300; i++) {
+      const r = await score({ input_data: ROWS });
+      expect(r).toMatchObject({ status: 200, deployment: 'nocode', json: [0, 2] });
+    }
+    await new Promise((r) => setTimeout(r, 500)); // the last copies finish after their originals
+    const mirrored = (await requestsOf('script')) - before;
+    expect(mirrored).toBeGreaterThan(150 - 45);
+    expect(mirrored).toBeLessThan(150 + 45);
+    // Azure ML's rules: one mirror, at most 50%, never a deployment that takes live traffic.
+    expect((await lapis(['online-endpoint', 'update', '--name', 'iris-ep', '--mirror-traffic', 'script=60'])).stderr).toMatch(/0 to 50/);
+    expect((await lapis(['online-endpoint', 'update', '--name', 'iris-ep', '--mirror-traffic', 'nocode=10'])).stderr).toMatch(/live or mirrored/);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/lapis_endpoint_requests_total\{endpoint="iris-ep",deployment="nocode",status="200"\} \d+/);
+    const show = await lapis(['online-deployment', 'show', '--name', 'nocode', '--endpoint-name', 'iris-ep']);
+    expect(show.stdout).toMatch(/Latency:\s+p50 [\d.]+ ms/);
+    expect((await lapis(['online-endpoint', 'update', '--name', 'iris-ep', '--traffic', 'nocode=70 script=30', '--mirror-traffic', 'script=0'])).code).toBe(0);
+  });
+
   it('invoke from the CLI uses the endpoint key and can pin a deployment', async () => {
     const req = await file('req.json', JSON.stringify({ input_data: ROWS }));
     const res = await lapis(['online-endpoint', 'invoke', '--name', 'iris-ep', '--request-file', req, '--deployment-name', 'script']);
