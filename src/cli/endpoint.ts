@@ -124,28 +124,42 @@ function endpointCommand(program: Command): void {
 function deploymentCommand(program: Command): void {
   const dep = program.command('online-deployment').description("Online deployments: a model served by instances behind an endpoint (score.py, or no code for MLflow models)");
 
-  withGlobalOptions(
-    specOptions(dep.command('create').description('Create a deployment from its YAML and wait until it serves (or failed, with why)'), 'online deployment')
-      .option('--all-traffic', 'send all of the endpoint\'s traffic to it once it is up')
-      .option('--no-wait', 'return at once; follow with online-deployment show'),
-  ).action(async (opts: { file: string; set?: string[]; allTraffic?: boolean; wait: boolean }, cmd: Command) => {
-    const ctx = contextOf(cmd);
-    const { spec: loaded, dir } = await readSpec('online-deployment', opts.file, opts.set);
-    const spec = { ...loaded } as Record<string, unknown>;
-    if (spec.environment && typeof spec.environment === 'object') spec.environment = await inlineConda(spec.environment as Record<string, unknown>, dir, opts.file, ['environment']);
-    let code: string | undefined;
-    const config = loaded.code_configuration;
-    if (config) {
-      const abs = localPathOf(config.code, dir);
-      if (abs === undefined || (await localEntry('code_configuration.code', config.code, abs)) !== 'folder') throw bad(`${opts.file}: code_configuration.code '${config.code}' must be a local folder.`);
-      code = (await upload(ctx, abs, `code ${config.code}`, undefined)).hash;
-    }
-    const created = await ctx.client.onlineEndpoints.createDeployment(loaded.endpoint_name, spec, { ...(code ? { code } : {}), allTraffic: opts.allTraffic === true });
-    if (!opts.wait) return print(ctx.output, created, () => `Creating deployment ${created.name} of ${created.endpoint_name}; follow it with: lapis online-deployment show --name ${created.name} --endpoint-name ${created.endpoint_name}`);
-    const final = await waitForDeployment(ctx, created);
-    print(ctx.output, final, () => (final.state === 'Succeeded' ? `Deployment ${final.name} of ${final.endpoint_name} is up (${final.instance_count} instance${final.instance_count === 1 ? '' : 's'}).${opts.allTraffic ? ' It takes all the traffic.' : ''}` : `Deployment ${final.name} failed:\n${final.error ?? ''}`));
-    if (final.state !== 'Succeeded') process.exitCode = 1;
-  });
+  for (const verb of ['create', 'update'] as const) {
+    const command = specOptions(
+      dep.command(verb).description(verb === 'create' ? 'Create a deployment from its YAML and wait until it serves (or failed, with why)' : 'Update a deployment from its YAML: new instances come up before the old ones drain'),
+      'online deployment',
+    );
+    if (verb === 'create') command.option('--all-traffic', "send all of the endpoint's traffic to it once it is up");
+    withGlobalOptions(command.option('--no-wait', 'return at once; follow with online-deployment show')).action(
+      async (opts: { file: string; set?: string[]; allTraffic?: boolean; wait: boolean }, cmd: Command) => {
+        const ctx = contextOf(cmd);
+        const { spec: loaded, dir } = await readSpec('online-deployment', opts.file, opts.set);
+        const spec = { ...loaded } as Record<string, unknown>;
+        if (spec.environment && typeof spec.environment === 'object') spec.environment = await inlineConda(spec.environment as Record<string, unknown>, dir, opts.file, ['environment']);
+        let code: string | undefined;
+        const config = loaded.code_configuration;
+        if (config) {
+          const abs = localPathOf(config.code, dir);
+          if (abs === undefined || (await localEntry('code_configuration.code', config.code, abs)) !== 'folder') throw bad(`${opts.file}: code_configuration.code '${config.code}' must be a local folder.`);
+          code = (await upload(ctx, abs, `code ${config.code}`, undefined)).hash;
+        }
+        const api = ctx.client.onlineEndpoints;
+        const started =
+          verb === 'create'
+            ? await api.createDeployment(loaded.endpoint_name, spec, { ...(code ? { code } : {}), allTraffic: opts.allTraffic === true })
+            : await api.updateDeployment(loaded.endpoint_name, loaded.name, spec, code ? { code } : {});
+        if (!opts.wait) return print(ctx.output, started, () => `${verb === 'create' ? 'Creating' : 'Updating'} deployment ${started.name} of ${started.endpoint_name}; follow it with: lapis online-deployment show --name ${started.name} --endpoint-name ${started.endpoint_name}`);
+        const final = await waitForDeployment(ctx, started);
+        const ok = final.state === 'Succeeded' && !(verb === 'update' && final.error);
+        print(ctx.output, final, () =>
+          ok
+            ? `Deployment ${final.name} of ${final.endpoint_name} is up (${final.instance_count} instance${final.instance_count === 1 ? '' : 's'}).${opts.allTraffic ? ' It takes all the traffic.' : ''}`
+            : `Deployment ${final.name} ${verb === 'create' ? 'failed' : 'was not updated'}:\n${final.error ?? ''}`,
+        );
+        if (!ok) process.exitCode = 1;
+      },
+    );
+  }
 
   withGlobalOptions(dep.command('list').description("List an endpoint's deployments").requiredOption('-e, --endpoint-name <name>', 'endpoint')).action(async (opts: { endpointName: string }, cmd: Command) => {
     const ctx = contextOf(cmd);
@@ -187,12 +201,12 @@ function deploymentCommand(program: Command): void {
 
 /** Polls until the deployment leaves Creating, showing where it is. */
 async function waitForDeployment(ctx: CommandContext, d: OnlineDeployment): Promise<OnlineDeployment> {
-  note(`Creating deployment ${d.name} of ${d.endpoint_name}: materializing the model and environment, starting ${d.instance_count} instance(s)…`);
+  note(`${d.state} deployment ${d.name} of ${d.endpoint_name}: materializing the model and environment, starting ${d.instance_count} instance(s)…`);
   const started = Date.now();
   for (;;) {
     const current = await ctx.client.onlineEndpoints.deployment(d.endpoint_name, d.name);
-    if (current.state !== 'Creating') return current;
-    if (Date.now() - started > 30 * 60_000) throw new LapisError('UNAVAILABLE', `Deployment ${d.name} is still Creating after 30 min; see lapis online-deployment get-logs --name ${d.name} --endpoint-name ${d.endpoint_name}.`);
+    if (current.state !== 'Creating' && current.state !== 'Updating') return current;
+    if (Date.now() - started > 30 * 60_000) throw new LapisError('UNAVAILABLE', `Deployment ${d.name} is still ${current.state} after 30 min; see lapis online-deployment get-logs --name ${d.name} --endpoint-name ${d.endpoint_name}.`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }

@@ -6,7 +6,7 @@ import type { LapisClient } from './index.js';
 export interface OnlineDeployment {
   name: string;
   endpoint_name: string;
-  state: 'Creating' | 'Succeeded' | 'Failed' | 'Deleting';
+  state: 'Creating' | 'Updating' | 'Succeeded' | 'Failed';
   error: string | null;
   model: string;
   environment: string;
@@ -96,6 +96,11 @@ export class OnlineEndpointsApi {
     return this.#c.request('POST', `/api/v1/online-endpoints/${seg('endpoint name', endpoint)}/deployments`, {
       body: { spec, ...(opts.code ? { code: opts.code } : {}), ...(opts.allTraffic ? { all_traffic: true } : {}) },
     });
+  }
+
+  /** A rolling update: new instances come up before the old ones drain. */
+  async updateDeployment(endpoint: string, name: string, spec: Record<string, unknown>, opts: { code?: string } = {}): Promise<OnlineDeployment> {
+    return this.#c.request('PUT', `/api/v1/online-endpoints/${seg('endpoint name', endpoint)}/deployments/${seg('deployment name', name)}`, { body: { spec, ...(opts.code ? { code: opts.code } : {}) } });
   }
 
   async deployments(endpoint: string): Promise<OnlineDeployment[]> {

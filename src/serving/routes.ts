@@ -61,6 +61,18 @@ export async function servingRoutes(app: FastifyInstance, deps: { serving: Servi
       return reply.status(201).send(await serving.createDeployment(req.workspace.name, spec, b.code ? { code: b.code } : {}, user(req), { allTraffic: b.all_traffic === true }));
     },
   );
+  app.put(
+    '/api/v1/online-endpoints/:endpoint/deployments/:name',
+    { config: { action: 'endpoints/write' }, schema: { summary: 'Update a deployment: a rolling replacement of its instances', tags, params: DepName, body: Type.Object({ spec: Type.Unknown(), code: Type.Optional(Type.String()) }) } },
+    async (req) => {
+      const p = req.params as { endpoint: string; name: string };
+      const b = req.body as { spec: unknown; code?: string };
+      const spec = b.spec && typeof b.spec === 'object' ? { endpoint_name: p.endpoint, name: p.name, ...(b.spec as object) } : b.spec;
+      const named = spec as { endpoint_name?: string; name?: string } | undefined;
+      if (named?.endpoint_name !== p.endpoint || named.name !== p.name) throw new LapisError('INVALID_ARGUMENT', `The spec names ${String(named?.endpoint_name)}/${String(named?.name)} but the URL names ${p.endpoint}/${p.name}.`);
+      return serving.updateDeployment(req.workspace.name, spec, b.code ? { code: b.code } : {});
+    },
+  );
   app.get('/api/v1/online-endpoints/:endpoint/deployments', { config: { action: 'endpoints/read' }, schema: { summary: "List an endpoint's deployments", tags, params: Type.Object({ endpoint: Type.String() }) } }, async (req) => ({
     deployments: await serving.listDeployments(req.workspace.name, (req.params as { endpoint: string }).endpoint),
   }));

@@ -58,17 +58,42 @@ export class ServingRuntime {
   /** Starts every instance; resolves once all are ready, rejects with the first failure (a traceback, or the log's end). */
   async start(spec: InstanceSpec): Promise<void> {
     await this.stop(spec.key);
-    await mkdir(spec.logDir, { recursive: true });
-    const log = createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' });
-    const d: Deployment = { spec, instances: [], next: 0, log, stopped: false };
+    const d = await this.#prepare(spec);
     this.#deployments.set(spec.key, d);
-    for (let i = 0; i < spec.instanceCount; i++) d.instances.push({ index: i, port: 0, pid: undefined, state: 'starting', inflight: 0, restarts: 0 });
     try {
       await Promise.all(d.instances.map((inst) => this.#launch(d, inst)));
     } catch (err) {
       await this.stop(spec.key);
       throw err;
     }
+  }
+
+  /**
+   * A rolling replacement: the new instances start beside the old ones and must all be ready
+   * before requests move to them; the old ones then finish what they hold and stop. If the new
+   * ones fail, the old ones go on serving untouched.
+   */
+  async replace(spec: InstanceSpec): Promise<void> {
+    const old = this.#deployments.get(spec.key);
+    if (!old) return this.start(spec);
+    const d = await this.#prepare(spec, old.log);
+    try {
+      await Promise.all(d.instances.map((inst) => this.#launch(d, inst)));
+    } catch (err) {
+      await this.#stopInstances(d);
+      throw err;
+    }
+    this.#deployments.set(spec.key, d);
+    old.stopped = true;
+    for (let waited = 0; waited < 30_000 && old.instances.some((i) => i.inflight > 0); waited += 50) await new Promise((r) => setTimeout(r, 50));
+    await this.#stopInstances(old);
+  }
+
+  async #prepare(spec: InstanceSpec, log?: WriteStream): Promise<Deployment> {
+    await mkdir(spec.logDir, { recursive: true });
+    const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }), stopped: false };
+    for (let i = 0; i < spec.instanceCount; i++) d.instances.push({ index: i, port: 0, pid: undefined, state: 'starting', inflight: 0, restarts: 0 });
+    return d;
   }
 
   async #launch(d: Deployment, inst: Instance): Promise<void> {
@@ -136,8 +161,13 @@ export class ServingRuntime {
   async stop(key: string): Promise<void> {
     const d = this.#deployments.get(key);
     if (!d) return;
-    d.stopped = true;
     this.#deployments.delete(key);
+    await this.#stopInstances(d);
+    d.log.end();
+  }
+
+  async #stopInstances(d: Deployment): Promise<void> {
+    d.stopped = true;
     await Promise.all(
       d.instances.map(async (inst) => {
         inst.state = 'stopped';
@@ -149,7 +179,6 @@ export class ServingRuntime {
         clearTimeout(timer);
       }),
     );
-    d.log.end();
   }
 
   async close(): Promise<void> {

@@ -23,12 +23,12 @@ import { parseAssetRef, type OnlineDeploymentSpec, type OnlineEndpointSpec } fro
 import { trafficIssues } from '../specs/checks.js';
 import type { Database } from '../store/db.js';
 import type { DeploymentTable, EndpointTable } from '../store/schema.js';
-import { ServingRuntime, type Instance } from './runtime.js';
+import { ServingRuntime, type Instance, type InstanceSpec } from './runtime.js';
 import { ServingStats, type DeploymentMetrics } from './stats.js';
 
 const ENV_CLI = fileURLToPath(new URL('../../python/lapis_task/envcli.py', import.meta.url));
 
-export type DeploymentState = 'Creating' | 'Succeeded' | 'Failed' | 'Deleting';
+export type DeploymentState = 'Creating' | 'Updating' | 'Succeeded' | 'Failed';
 
 interface RuntimeSpec {
   model: { scope: string; name: string; version: string; type: string | null };
@@ -281,29 +281,32 @@ export class ServingService {
     return { model: { scope, name: ref.name, version, type: mv.model_type ?? null }, code, environment };
   }
 
-  /** Materializes and starts the instances; the deployment ends Succeeded or Failed (with why). */
-  async #bringUp(row: DeploymentTable | Selectable<DeploymentTable>, allTraffic: boolean): Promise<void> {
-    const key = `${row.endpoint}/${row.name}`;
+  /** What the instances of a deployment run, materialized on this machine (model, code, environment). */
+  async #instanceSpec(row: Pick<DeploymentTable, 'endpoint' | 'name' | 'workspace' | 'spec' | 'runtime'>): Promise<InstanceSpec> {
     const spec = JSON.parse(row.spec) as OnlineDeploymentSpec;
     const runtime = JSON.parse(row.runtime) as RuntimeSpec;
     const logDir = join(this.#d.dataDir, 'serving', row.endpoint, row.name);
+    await mkdir(logDir, { recursive: true });
+    const modelDir = await this.#modelDir(runtime.model);
+    const codeDir = runtime.code ? await this.#codeDir(row.workspace, runtime.code.hash) : undefined;
+    const environment = runtime.environment ?? (await requirementsEnvironment(modelDir));
+    const python = await this.#python(environment, join(logDir, 'environment_build.log'));
+    return {
+      key: `${row.endpoint}/${row.name}`,
+      python,
+      modelDir,
+      ...(codeDir ? { codeDir, scoringScript: join(codeDir, ...(runtime.code as { scoring_script: string }).scoring_script.split('/')) } : {}),
+      env: spec.environment_variables ?? {},
+      instanceCount: spec.instance_count ?? 1,
+      maxConcurrent: requestSettings(spec).max_concurrent_requests_per_instance,
+      logDir,
+    };
+  }
+
+  /** Materializes and starts the instances; the deployment ends Succeeded or Failed (with why). */
+  async #bringUp(row: DeploymentTable | Selectable<DeploymentTable>, allTraffic: boolean): Promise<void> {
     try {
-      await mkdir(logDir, { recursive: true });
-      const modelDir = await this.#modelDir(runtime.model);
-      const codeDir = runtime.code ? await this.#codeDir(row.workspace, runtime.code.hash) : undefined;
-      const environment = runtime.environment ?? (await requirementsEnvironment(modelDir));
-      const python = await this.#python(environment, join(logDir, 'environment_build.log'));
-      const settings = requestSettings(spec);
-      await this.runtime.start({
-        key,
-        python,
-        modelDir,
-        ...(codeDir ? { codeDir, scoringScript: join(codeDir, ...(runtime.code as { scoring_script: string }).scoring_script.split('/')) } : {}),
-        env: spec.environment_variables ?? {},
-        instanceCount: spec.instance_count ?? 1,
-        maxConcurrent: settings.max_concurrent_requests_per_instance,
-        logDir,
-      });
+      await this.runtime.start(await this.#instanceSpec(row));
       await this.#setState(row, 'Succeeded', null);
       if (allTraffic) {
         const deployments = await this.#deploymentRows(row.endpoint);
@@ -317,6 +320,32 @@ export class ServingService {
       await this.#setState(row, 'Failed', (err as Error).message).catch((e: unknown) => this.#d.log.error({ err: e }, 'recording a deployment failure failed'));
     }
     await this.#refresh(row.endpoint).catch(() => undefined);
+  }
+
+  /**
+   * A new version of a deployment (another model version, instance count, code, environment…)
+   * rolled out without a failed request: the new instances must be ready before the old ones
+   * drain. If the new ones fail, the old ones keep serving and the error says why.
+   */
+  async updateDeployment(workspace: string, rawSpec: unknown, upload: { code?: string }): Promise<DeploymentView> {
+    specErrors('online-deployment', rawSpec);
+    const spec = rawSpec as OnlineDeploymentSpec;
+    const row = await this.#deploymentRow(workspace, spec.endpoint_name, spec.name);
+    if (row.state === 'Creating' || row.state === 'Updating') throw invalid(`Deployment '${spec.name}' is ${row.state}; wait until it has finished (lapis online-deployment show).`);
+    const runtime = await this.#resolve(workspace, spec, upload);
+    const next = { ...row, spec: JSON.stringify(spec), runtime: JSON.stringify(runtime) };
+    await this.#setState(row, 'Updating', null);
+    void (async () => {
+      try {
+        await this.runtime.replace(await this.#instanceSpec(next));
+        await this.#d.database.db.updateTable('deployments').set({ spec: next.spec, runtime: next.runtime, state: 'Succeeded', error: null, updated_at: now() }).where('endpoint', '=', row.endpoint).where('name', '=', row.name).execute();
+      } catch (err) {
+        const serving = this.runtime.has(`${row.endpoint}/${row.name}`);
+        await this.#setState(row, serving ? 'Succeeded' : 'Failed', `${serving ? 'the update failed; the previous version keeps serving: ' : ''}${(err as Error).message}`);
+      }
+      await this.#refresh(row.endpoint).catch(() => undefined);
+    })();
+    return this.getDeployment(workspace, spec.endpoint_name, spec.name);
   }
 
   async #setState(row: Pick<DeploymentTable, 'endpoint' | 'name'>, state: DeploymentState, error: string | null): Promise<void> {
@@ -484,7 +513,8 @@ export class ServingService {
     this.#baseUrl = baseUrl;
     const endpoints = await this.#d.database.db.selectFrom('endpoints').select('name').execute();
     for (const e of endpoints) await this.#refresh(e.name);
-    const rows = await this.#d.database.db.selectFrom('deployments').selectAll().where('state', 'in', ['Creating', 'Succeeded']).execute();
+    // An update cut short by a stop never wrote its new spec: the stored one is what was serving.
+    const rows = await this.#d.database.db.selectFrom('deployments').selectAll().where('state', 'in', ['Creating', 'Updating', 'Succeeded']).execute();
     for (const row of rows) void this.#bringUp(row, false);
   }
 

@@ -206,6 +206,25 @@ describe('keys, limits and failures', () => {
     expect((await score({ input_data: ROWS }, { deployment: 'script' })).status).toBe(200);
   });
 
+  it('a rolling update under continuous load loses no request', async () => {
+    const pidsBefore = new Set((await api<{ instances: { pid: number }[] }>('/api/v1/online-endpoints/iris-ep/deployments/script')).instances.map((i) => i.pid));
+    let stop = false;
+    const statuses: number[] = [];
+    const load = (async () => {
+      while (!stop) statuses.push((await score({ input_data: ROWS }, { deployment: 'script' })).status);
+    })();
+    const res = await lapis(['online-deployment', 'update', '-f', join(work, 'script.yml'), '--set', 'instance_count=3']);
+    stop = true;
+    await load;
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(statuses.length).toBeGreaterThan(20);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    const after = await api<{ state: string; instance_count: number; instances: { pid: number; state: string }[] }>('/api/v1/online-endpoints/iris-ep/deployments/script');
+    expect(after).toMatchObject({ state: 'Succeeded', instance_count: 3 });
+    expect(after.instances.filter((i) => i.state === 'ready')).toHaveLength(3);
+    expect(after.instances.some((i) => pidsBefore.has(i.pid))).toBe(false);
+  });
+
   it('a score.py whose init() raises leaves the deployment Failed with its traceback', async () => {
     const spec = { name: 'broken', endpoint_name: 'iris-ep', model: 'azureml:iris-lr:1', code_configuration: { code: './broken', scoring_script: 'score.py' }, environment: { image: 'python:3.11-slim' } };
     const res = await lapis(['online-deployment', 'create', '-f', await file('broken.yml', spec)]);
