@@ -511,7 +511,10 @@ async function ingestOnly(runs: readonly SeedRun[]): Promise<void> {
   const t0 = performance.now();
   seedLapisSql(join(dataDir, 'lapis.db'), seed.experimentId, runs);
   log(`  written in ${fmt((performance.now() - t0) / 1000, 1)} s`);
-  server = await startLapis({ root: ROOT, dataDir, logDir: WORK });
+  const profDir = join(WORK, 'profiles', 'ingest-only');
+  if (OPTS.profile) mkdirSync(profDir, { recursive: true });
+  const nodeArgs = OPTS.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  server = await startLapis({ root: ROOT, dataDir, logDir: WORK, nodeArgs });
   http = new HttpClient(server.url, 16);
   const rates: number[] = [];
   try {
@@ -525,6 +528,13 @@ async function ingestOnly(runs: readonly SeedRun[]): Promise<void> {
   } finally {
     http.close();
     await server.stop();
+  }
+  if (OPTS.profile) {
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      const { top, busyMs } = topSelfTime(join(profDir, file), 15);
+      console.log(`\nTop self time (${fmt(busyMs)} ms busy, whole server life):\n${top.map((t) => `${fmt(t.share * 100, 1).padStart(5)}%  ${t.fn.slice(0, 50)}  ${t.where}`).join('\n')}`);
+    }
   }
   const sorted = [...rates].sort((a, b) => a - b);
   log(`Lapis log-batch ingestion: median ${fmt(sorted[Math.floor((sorted.length - 1) / 2)] as number)} points/s over ${rates.length} (${rates.map((r) => fmt(r)).join(', ')}); target ≥ ${fmt(TARGETS.ingestPps)}`);
