@@ -3,6 +3,7 @@ import { now } from '../core/clock.js';
 import { invalid, notFound } from '../core/errors.js';
 import { newRunId, RUN_ID_PATTERN } from '../core/ids.js';
 import type { Statement } from 'better-sqlite3';
+import { sql } from 'kysely';
 import { insertRows, type Database, type Tx } from '../store/db.js';
 import type { RunTable } from '../store/schema.js';
 import type { Workspace } from '../workspaces/service.js';
@@ -67,7 +68,7 @@ export function parseMetric(raw: unknown, index?: number, checkedKeys?: Set<stri
 }
 
 /** The columns of a `metrics` row, its primary key first. */
-const METRIC_COLUMNS = ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan', 'model_id', 'dataset_name', 'dataset_digest'] as const;
+const METRIC_COLUMNS = ['run_key', 'key', 'step', 'timestamp', 'value', 'is_nan', 'model_id', 'dataset_name', 'dataset_digest'] as const;
 /** Rows per statement run on SQLite, largest first; the last must be 1. */
 const METRIC_CHUNKS = [100, 10, 1] as const;
 
@@ -108,7 +109,7 @@ export class RunService {
     const userId = req.userId || req.tags.find((t) => t.key === USER_TAG)?.value || 'unknown';
     const runId = req.job?.runId ?? newRunId();
     const artifactRoot = await this.#experiments.artifactLocation(experimentId);
-    const row: RunTable = {
+    const row: Omit<RunTable, 'run_key'> = {
       run_uuid: runId,
       workspace: ws.name,
       experiment_id: experimentId,
@@ -123,7 +124,10 @@ export class RunService {
     };
     const tags = [...req.tags.filter((t) => t.key !== RUN_NAME_TAG), { key: RUN_NAME_TAG, value: name }];
     await this.#database.db.transaction().execute(async (tx) => {
-      await tx.insertInto('runs').values(row).execute();
+      // SQLite has one writer at a time, so MAX + 1 (read from the unique index) cannot collide;
+      // PostgreSQL's column takes the next value of its sequence.
+      const runKey = this.#database.dialect === 'sqlite' ? sql<number>`(select coalesce(max(run_key), 0) + 1 from runs)` : sql<number>`default`;
+      await tx.insertInto('runs').values({ ...row, run_key: runKey }).execute();
       await insertRows(tx, this.#database.dialect, 'tags', ['run_uuid', 'key', 'value'], dedupeLast(tags).map((t) => [runId, t.key, t.value]));
     });
     return this.get(ws, runId);
@@ -218,7 +222,7 @@ export class RunService {
       const row = await this.#activeRow(ws, runId, tx);
       await this.#insertParams(tx, row.run_uuid, dedupeLast(params));
       if (tags.length > 0) await this.#upsertTags(tx, row.run_uuid, dedupeLast(tags));
-      await this.#insertMetrics(tx, row.run_uuid, ws.name, metrics);
+      await this.#insertMetrics(tx, row, metrics);
       return row.run_uuid;
     });
     if (metrics.length > 0) this.onMetricsWritten?.(written, new Set(metrics.map((m) => m.key)));
@@ -258,19 +262,21 @@ export class RunService {
     if (renamed) await tx.updateTable('runs').set({ name: renamed.value }).where('run_uuid', '=', runId).execute();
   }
 
-  async #insertMetrics(tx: Tx, runId: string, workspace: string, metrics: MetricInput[]): Promise<void> {
+  async #insertMetrics(tx: Tx, run: RunTable, metrics: MetricInput[]): Promise<void> {
     if (metrics.length === 0) return;
+    const runId = run.run_uuid;
     const dialect = this.#database.dialect;
+    // History rows carry the run's integer key; latest_metrics rows its run id (see migration 0007).
     const rows = metrics.map((m) => {
       const isNan = Number.isNaN(m.value) ? 1 : 0;
-      return [runId, m.key, m.step, m.timestamp, isNan ? 0 : m.value, isNan, m.modelId ?? null, m.datasetName ?? null, m.datasetDigest ?? null];
+      return [run.run_key, m.key, m.step, m.timestamp, isNan ? 0 : m.value, isNan, m.modelId ?? null, m.datasetName ?? null, m.datasetDigest ?? null];
     });
     const latest = new Map<string, (typeof rows)[number]>();
     for (const r of rows) {
       const prev = latest.get(r[1] as string);
       if (!prev || newer(r, prev)) latest.set(r[1] as string, r);
     }
-    const latestRows = [...latest.values()].map((r) => r.slice(0, 6));
+    const latestRows = [...latest.values()].map((r) => [runId, ...r.slice(1, 6)]);
     if (this.#database.sqlite) {
       // SQLite hot path: cached multi-row INSERTs of 100, 10 and 1 rows. A statement run costs about
       // as much in the driver as inserting a row, so 10 runs instead of 1,000 are ~35% faster
@@ -308,7 +314,7 @@ export class RunService {
     if (modelRows.length > 0) {
       // A metric may only be attached to a logged model of the run's own workspace.
       const ids = [...new Set(modelRows.map((m) => m.modelId as string))];
-      const own = await tx.selectFrom('logged_models').select('model_id').where('model_id', 'in', ids).where('workspace', '=', workspace).execute();
+      const own = await tx.selectFrom('logged_models').select('model_id').where('model_id', 'in', ids).where('workspace', '=', run.workspace).execute();
       const missing = ids.filter((id) => !own.some((o) => o.model_id === id));
       if (missing.length > 0) throw notFound(`Logged model with ID '${missing[0]}' not found.`);
       await insertRows(
