@@ -702,8 +702,8 @@ function docsSection(mc: Machine, table: Row[], l: ServerResult, m: ServerResult
 Lapis against MLflow's own tracking server (\`mlflow server\`), one after the other on this machine, driven by
 the same load generator (\`bench/lib/\`) over the same data. Run it with \`npm run bench:tracking\` (builds Lapis
 first; about 10 minutes; \`-- --no-build\`, \`--no-write\` to only print, \`--runs N\` for a smaller search
-experiment, \`--profile\` to CPU-profile Lapis's ingestion, \`--ingest-only [--repeat N]\` for Lapis's ingestion phase alone). MLflow comes from the cached virtualenv of
-\`scripts/python-test-env.sh\`; working files go to \`bench/.work/tracking/\`. Each run replaces this section.
+experiment, \`--profile\` to CPU-profile Lapis's ingestion, \`--ingest-only [--repeat N]\` for Lapis's ingestion
+phase alone). MLflow comes from the cached virtualenv of \`scripts/python-test-env.sh\`; working files go to \`bench/.work/tracking/\`. Each run replaces this section.
 
 Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kernel}; Node ${mc.node}, Python ${mc.python}, MLflow ${mc.mlflow}; Lapis ${mc.commit}.
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed
