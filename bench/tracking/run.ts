@@ -3,6 +3,10 @@
  * the same load generator over the same data. See docs/benchmarks.md for the method.
  *
  *   npm run bench:tracking [-- --runs N] [--no-build] [--profile] [--no-write] [--mlflow-analyze]
+ *   npm run bench:tracking -- --ingest-only [--repeat N] [--runs N] [--no-build]
+ *
+ * --ingest-only runs Lapis's log-batch ingestion phase alone (no MLflow, nothing written to the
+ * docs), on a database seeded like the full bench's, for quick A/B runs of the ingestion path.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { markdownTable, textTable, writeDocsSection } from '../lib/report.js';
@@ -45,8 +49,16 @@ const option = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const RUNS = Number(option('--runs') ?? 100_000);
-const OPTS = { build: !flag('--no-build'), profile: flag('--profile'), write: !flag('--no-write'), mlflowAnalyze: flag('--mlflow-analyze') };
+const OPTS = {
+  build: !flag('--no-build'),
+  profile: flag('--profile'),
+  write: !flag('--no-write') && !flag('--ingest-only'),
+  mlflowAnalyze: flag('--mlflow-analyze'),
+  ingestOnly: flag('--ingest-only'),
+  repeat: Number(option('--repeat') ?? 1),
+};
 if (!Number.isInteger(RUNS) || RUNS < 100) throw new Error('--runs must be an integer ≥ 100');
+if (!Number.isInteger(OPTS.repeat) || OPTS.repeat < 1) throw new Error('--repeat must be an integer ≥ 1');
 
 const CFG = {
   idleSettleMs: 5_000,
@@ -480,6 +492,55 @@ async function benchLapis(runs: readonly SeedRun[]): Promise<{ result: ServerRes
 }
 
 /**
+ * --ingest-only: the search experiment's runs all go in by direct SQL and the history through the
+ * API, as in the full bench (same database size, so the same B-tree depth), then the ingestion
+ * phase runs `repeat` times on the restarted server, each time into 4 fresh runs.
+ */
+async function ingestOnly(runs: readonly SeedRun[]): Promise<void> {
+  const dataDir = join(WORK, 'lapis');
+  let server = await startLapis({ root: ROOT, dataDir, logDir: WORK });
+  let http = new HttpClient(server.url, 16);
+  let seed: { experimentId: string };
+  try {
+    log(`Lapis: seeding the history (100 × log-batch), then ${fmt(runs.length)} runs by direct SQL`);
+    seed = await seedLapisApi(http, []);
+  } finally {
+    http.close();
+    await server.stop();
+  }
+  const t0 = performance.now();
+  seedLapisSql(join(dataDir, 'lapis.db'), seed.experimentId, runs);
+  log(`  written in ${fmt((performance.now() - t0) / 1000, 1)} s`);
+  const profDir = join(WORK, 'profiles', 'ingest-only');
+  if (OPTS.profile) mkdirSync(profDir, { recursive: true });
+  const nodeArgs = OPTS.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  server = await startLapis({ root: ROOT, dataDir, logDir: WORK, nodeArgs });
+  http = new HttpClient(server.url, 16);
+  const rates: number[] = [];
+  try {
+    await sleep(CFG.idleSettleMs);
+    for (let i = 0; i < OPTS.repeat; i++) {
+      const r = await ingestPhase(http, server, CFG.ingest.lapis, `lapis-${i}`);
+      describeIngest(`Lapis #${i + 1}`, r);
+      if (r.errors > 0) throw new Error(`log-batch failed: ${r.firstError}`);
+      rates.push(r.pointsPerSec);
+    }
+  } finally {
+    http.close();
+    await server.stop();
+  }
+  if (OPTS.profile) {
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      const { top, busyMs } = topSelfTime(join(profDir, file), 15);
+      console.log(`\nTop self time (${fmt(busyMs)} ms busy, whole server life):\n${top.map((t) => `${fmt(t.share * 100, 1).padStart(5)}%  ${t.fn.slice(0, 50)}  ${t.where}`).join('\n')}`);
+    }
+  }
+  const sorted = [...rates].sort((a, b) => a - b);
+  log(`Lapis log-batch ingestion: median ${fmt(sorted[Math.floor((sorted.length - 1) / 2)] as number)} points/s over ${rates.length} (${rates.map((r) => fmt(r)).join(', ')}); target ≥ ${fmt(TARGETS.ingestPps)}`);
+}
+
+/**
  * Re-runs one phase against a Lapis started with --cpu-prof on the already seeded data, stops it
  * right after, and returns the top self-time functions of the phase's window.
  */
@@ -641,8 +702,8 @@ function docsSection(mc: Machine, table: Row[], l: ServerResult, m: ServerResult
 Lapis against MLflow's own tracking server (\`mlflow server\`), one after the other on this machine, driven by
 the same load generator (\`bench/lib/\`) over the same data. Run it with \`npm run bench:tracking\` (builds Lapis
 first; about 10 minutes; \`-- --no-build\`, \`--no-write\` to only print, \`--runs N\` for a smaller search
-experiment, \`--profile\` to CPU-profile Lapis's ingestion). MLflow comes from the cached virtualenv of
-\`scripts/python-test-env.sh\`; working files go to \`bench/.work/tracking/\`. Each run replaces this section.
+experiment, \`--profile\` to CPU-profile Lapis's ingestion, \`--ingest-only [--repeat N]\` for Lapis's ingestion
+phase alone). MLflow comes from the cached virtualenv of \`scripts/python-test-env.sh\`; working files go to \`bench/.work/tracking/\`. Each run replaces this section.
 
 Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kernel}; Node ${mc.node}, Python ${mc.python}, MLflow ${mc.mlflow}; Lapis ${mc.commit}.
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed
@@ -679,6 +740,11 @@ async function main(): Promise<void> {
     sh('npm', ['run', 'build']);
   }
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/cli/main.js is missing: run npm run build');
+  if (OPTS.ingestOnly) {
+    log(`Ingestion only; load average ${fmt(loadavg()[0] ?? 0, 2)}`);
+    await ingestOnly(seedRuns(RUNS));
+    return;
+  }
   const py = await pythonEnv();
   const machine = machineInfo(py);
   log(`Machine: ${machine.cores} cores, ${fmt(machine.ramGiB, 1)} GiB, Node ${machine.node}, Python ${machine.python}, MLflow ${machine.mlflow}; load average ${fmt(machine.loadBefore, 2)}`);

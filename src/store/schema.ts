@@ -29,6 +29,8 @@ export interface ExperimentTagTable extends KeyValueRow {
 
 export interface RunTable {
   run_uuid: string;
+  /** A unique integer per run, assigned at creation: the run's part of the `metrics` key. */
+  run_key: number;
   workspace: string;
   experiment_id: number;
   name: string;
@@ -46,7 +48,8 @@ export interface RunKeyValueTable extends KeyValueRow {
 }
 
 export interface MetricTable {
-  run_uuid: string;
+  /** runs.run_key */
+  run_key: number;
   key: string;
   step: number;
   timestamp: number;

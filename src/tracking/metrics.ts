@@ -30,7 +30,7 @@ export class MetricService {
     let query = this.#database.db
       .selectFrom('metrics')
       .select(['step', 'timestamp', 'value', 'is_nan'])
-      .where('run_uuid', '=', run.run_uuid)
+      .where('run_key', '=', run.run_key)
       .where('key', '=', key)
       .orderBy('step')
       .orderBy('timestamp')
@@ -57,14 +57,14 @@ export class MetricService {
     if (cached !== undefined) return cached;
     let rows: [number, number, number, number][];
     if (this.#database.sqlite) {
-      // The primary key is (run_uuid, key, step, timestamp, value, is_nan): this is one range scan, already in order.
-      this.#historyStmt ??= this.#database.sqlite.prepare('select step, timestamp, value, is_nan from metrics where run_uuid = ? and key = ? order by step, timestamp, value').raw(true);
-      rows = this.#historyStmt.all(run.run_uuid, key) as [number, number, number, number][];
+      // The primary key is (run_key, key, step, timestamp, value, is_nan): this is one range scan, already in order.
+      this.#historyStmt ??= this.#database.sqlite.prepare('select step, timestamp, value, is_nan from metrics where run_key = ? and key = ? order by step, timestamp, value').raw(true);
+      rows = this.#historyStmt.all(run.run_key, key) as [number, number, number, number][];
     } else {
       const objects = await this.#database.db
         .selectFrom('metrics')
         .select(['step', 'timestamp', 'value', 'is_nan'])
-        .where('run_uuid', '=', run.run_uuid)
+        .where('run_key', '=', run.run_key)
         .where('key', '=', key)
         .orderBy('step')
         .orderBy('timestamp')
@@ -108,7 +108,7 @@ export class MetricService {
       let query = this.#database.db
         .selectFrom('metrics')
         .select(['step', 'timestamp', 'value', 'is_nan'])
-        .where('run_uuid', '=', run.run_uuid)
+        .where('run_key', '=', run.run_key)
         .where('key', '=', key);
       if (startStep !== undefined && endStep !== undefined) query = query.where('step', '>=', startStep).where('step', '<=', endStep);
       const rows = await query.orderBy('step').orderBy('timestamp').execute();

@@ -23,9 +23,10 @@ export async function purgeWorkspace(database: Database, blobs: BlobStore, works
     const models = tx.selectFrom('logged_models').select('model_id').where('workspace', '=', workspace);
     const inputs = tx.selectFrom('run_inputs').select('input_uuid').where('run_uuid', 'in', runs);
     await tx.deleteFrom('input_tags').where('input_uuid', 'in', inputs).execute();
-    for (const table of ['params', 'tags', 'metrics', 'latest_metrics', 'run_inputs', 'run_models'] as const) {
+    for (const table of ['params', 'tags', 'latest_metrics', 'run_inputs', 'run_models'] as const) {
       await tx.deleteFrom(table).where('run_uuid', 'in', runs).execute();
     }
+    await tx.deleteFrom('metrics').where('run_key', 'in', tx.selectFrom('runs').select('run_key').where('workspace', '=', workspace)).execute();
     for (const table of ['logged_model_params', 'logged_model_tags', 'logged_model_metrics'] as const) {
       await tx.deleteFrom(table).where('model_id', 'in', models).execute();
     }

