@@ -62,6 +62,9 @@ class Host:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'  # keep-alive: the router reuses its connections
+    # http.server writes the status line, headers and body in separate sends; with Nagle on, each
+    # answer on a kept-alive connection waits for the router's delayed ACK (~40 ms per request).
+    disable_nagle_algorithm = True
     server_version = 'lapis-score'
 
     def do_GET(self):
