@@ -21,7 +21,7 @@ export class HttpClient {
     this.#agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   }
 
-  request(method: 'GET' | 'POST', path: string, body?: Buffer | string, timeoutMs = 300_000): Promise<HttpResult> {
+  request(method: 'GET' | 'POST', path: string, body?: Buffer | string, timeoutMs = 300_000, headers: Readonly<Record<string, string>> = {}): Promise<HttpResult> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
     return new Promise((resolve, reject) => {
       const started = performance.now();
@@ -32,7 +32,7 @@ export class HttpClient {
           port: this.url.port,
           method,
           path,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          headers: payload ? { 'content-type': 'application/json', ...headers, 'content-length': payload.length } : { ...headers },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -30,6 +30,8 @@ export interface Call {
   method: 'GET' | 'POST';
   path: string;
   body?: Buffer;
+  /** Extra request headers (e.g. authorization); content-type defaults to JSON when there is a body. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface ClosedLoopResult {
@@ -38,6 +40,8 @@ export interface ClosedLoopResult {
   errors: number;
   firstError?: string;
   latencies: number[];
+  /** How many answers had each HTTP status (0: no answer). */
+  statuses: Record<number, number>;
 }
 
 /**
@@ -49,8 +53,10 @@ export async function closedLoop(http: HttpClient, perClient: readonly (readonly
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
+  const statuses: Record<number, number> = {};
   const check = (call: Call, res: HttpResult): void => {
     latencies.push(res.ms);
+    statuses[res.status] = (statuses[res.status] ?? 0) + 1;
     if (res.status < 200 || res.status >= 300) {
       errors++;
       firstError ??= `${call.path} -> HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`;
@@ -61,15 +67,16 @@ export async function closedLoop(http: HttpClient, perClient: readonly (readonly
     perClient.map(async (calls) => {
       for (const call of calls) {
         try {
-          check(call, await http.request(call.method, call.path, call.body));
+          check(call, await http.request(call.method, call.path, call.body, undefined, call.headers));
         } catch (err) {
           errors++;
+          statuses[0] = (statuses[0] ?? 0) + 1;
           firstError ??= `${call.path}: ${(err as Error).message}`;
         }
       }
     }),
   );
-  const result: ClosedLoopResult = { wallMs: performance.now() - started, requests: perClient.reduce((n, c) => n + c.length, 0), errors, latencies };
+  const result: ClosedLoopResult = { wallMs: performance.now() - started, requests: perClient.reduce((n, c) => n + c.length, 0), errors, latencies, statuses };
   if (firstError !== undefined) result.firstError = firstError;
   return result;
 }

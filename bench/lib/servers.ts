@@ -184,3 +184,24 @@ export async function startMlflow(opts: { venv: string; dbPath: string; artifact
   }
   return server;
 }
+
+/**
+ * Starts `mlflow models serve -m <modelDir> --env-manager local` (MLflow's scoring server: uvicorn
+ * and FastAPI, with its default worker count unless `workers` is given) and waits for /ping.
+ */
+export async function startMlflowModelServer(opts: { venv: string; modelDir: string; logDir: string; workers?: number; timeoutMs?: number }): Promise<RunningServer> {
+  const port = await freePort();
+  const args = ['models', 'serve', '-m', opts.modelDir, '--env-manager', 'local', '--host', '127.0.0.1', '--port', String(port), ...(opts.workers ? ['--workers', String(opts.workers)] : [])];
+  // PATH first: `mlflow models serve` runs `uvicorn` through a shell, which must be the venv's.
+  const env = { ...cleanEnv('MLFLOW_'), PATH: `${join(opts.venv, 'bin')}:${process.env.PATH ?? ''}`, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', PYTHONUNBUFFERED: '1' };
+  const { child, tail } = launch('mlflow-models-serve', join(opts.venv, 'bin/mlflow'), args, join(opts.logDir, 'mlflow-models-serve.log'), env);
+  const url = `http://127.0.0.1:${port}`;
+  const server = makeServer('mlflow-models-serve', url, child, tail, 'SIGTERM');
+  try {
+    await waitForHttp(`${url}/ping`, opts.timeoutMs ?? 120_000, () => child.exitCode === null && child.signalCode === null);
+  } catch (err) {
+    await server.stop(2_000);
+    throw new Error(`mlflow models serve did not answer /ping: ${(err as Error).message}\n${tail()}`);
+  }
+  return server;
+}
