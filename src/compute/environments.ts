@@ -100,6 +100,18 @@ export function fromEnvironmentSpec(name: string, spec: EnvironmentLike): TaskEn
   return { kind: 'host', python, pip: [], name, note: `environment ${name} is ${kind}: local compute runs it with the host Python (cluster backends run the image)` };
 }
 
+/**
+ * An MLflow model's own environment, as Azure ML builds one for a no-code deployment: the pip
+ * lines of its requirements.txt and the Python version of its python_env.yaml.
+ */
+export function modelRequirements(requirements: string, pythonEnv: string): { python: string | null; pip: string[] } {
+  const pip = requirements
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#') && !l.startsWith('-'));
+  return { python: /^python:\s*"?(\d+\.\d+)/m.exec(pythonEnv)?.[1] ?? null, pip };
+}
+
 /** A job without an environment runs with the host Python. */
 export const HOST_ENVIRONMENT: TaskEnvironment = { kind: 'host', python: null, pip: [], name: 'host Python', note: null };
 

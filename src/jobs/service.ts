@@ -71,7 +71,19 @@ export interface JobView {
   inputs: Record<string, unknown>;
   outputs: Record<string, JobOutputView | { type: string }>;
   spec: Record<string, unknown>;
+  /** A batch endpoint's job: its mini-batches so far, from the metrics its driver logs on the run. */
+  progress?: BatchProgress;
 }
+
+export interface BatchProgress {
+  mini_batches_total: number;
+  mini_batches_succeeded: number;
+  mini_batches_failed: number;
+  items_failed: number;
+}
+
+/** The tag that marks a batch endpoint's job (its value: the endpoint's name). */
+export const BATCH_ENDPOINT_TAG = 'lapis.batch_endpoint';
 
 export interface LogEntry {
   id: number;
@@ -109,7 +121,8 @@ export class JobService {
 
   // ---- submission ---------------------------------------------------------------------------
 
-  async create(ws: Workspace, body: { spec?: unknown; uploads?: Uploads; experiment_name?: string }, createdBy: { name: string; id: string | null }): Promise<JobView> {
+  /** `opts.slots`: slots to hold beyond the command's copies (a batch job runs one driver for all its instances). */
+  async create(ws: Workspace, body: { spec?: unknown; uploads?: Uploads; experiment_name?: string }, createdBy: { name: string; id: string | null }, opts: { slots?: number } = {}): Promise<JobView> {
     const uploads = checkUploads(body.uploads);
     const resolved = await resolveJob(ws.name, body.spec, uploads, { ...this.#d, jobOutput: (w, j, o) => this.#jobOutput(w, j, o) });
     const { spec, task } = resolved;
@@ -138,7 +151,7 @@ export class JobService {
       display_name: displayName,
       status: 'Queued',
       compute: resolved.compute.name,
-      slots: task.instance_count,
+      slots: Math.max(task.instance_count, opts.slots ?? 1),
       spec: JSON.stringify(spec),
       task: JSON.stringify(task),
       created_at: t,
@@ -223,7 +236,20 @@ export class JobService {
   }
 
   async get(ws: Workspace, name: unknown): Promise<JobView> {
-    return view(await this.#row(ws.name, name));
+    const job = view(await this.#row(ws.name, name));
+    if (job.tags[BATCH_ENDPOINT_TAG]) {
+      const progress = await this.#batchProgress(ws, job.name);
+      if (progress) job.progress = progress;
+    }
+    return job;
+  }
+
+  async #batchProgress(ws: Workspace, name: string): Promise<BatchProgress | undefined> {
+    const run = await this.#d.tracking.runs.get(ws, name).catch(() => undefined);
+    const metrics = new Map((run?.data.metrics ?? []).map((m) => [m.key, Number(m.value)]));
+    if (!metrics.has('mini_batches_total')) return undefined;
+    const of = (key: string): number => metrics.get(key) ?? 0;
+    return { mini_batches_total: of('mini_batches_total'), mini_batches_succeeded: of('mini_batches_succeeded'), mini_batches_failed: of('mini_batches_failed'), items_failed: of('items_failed') };
   }
 
   async list(ws: Workspace, opts: { status?: string | undefined; includeArchived?: boolean | undefined; maxResults?: number | undefined }): Promise<JobView[]> {

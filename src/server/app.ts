@@ -38,6 +38,8 @@ import { DatastoreService } from '../datastores/service.js';
 import { datastoreRoutes } from '../datastores/routes.js';
 import { ServingService } from '../serving/service.js';
 import { servingRoutes } from '../serving/routes.js';
+import { BatchService } from '../serving/batch.js';
+import { batchRoutes } from '../serving/batch-routes.js';
 import './request-context.js';
 import { LAPIS_VERSION, MLFLOW_COMPAT_VERSION } from './version.js';
 
@@ -123,6 +125,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   });
   let serverUrl = '';
   let controller: JobController | undefined;
+  const batch = new BatchService({ database, assets, models, content, computes, jobs, serverUrl: () => serverUrl });
 
   const app = Fastify({
     logger: { level: config.logLevel, stream: process.stderr } as never,
@@ -223,6 +226,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   jobRoutes(app, { jobs, computes, content, serverUrl: () => serverUrl });
   datastoreRoutes(app, datastores);
   await app.register(async (scope) => servingRoutes(scope, { serving, auth, authEnabled: config.auth === 'on', maxBodyBytes: config.maxRequestBytes }));
+  batchRoutes(app, batch);
   await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
   workspaceRoutes(app, {
     workspaces,
@@ -230,6 +234,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     resources: async (name) => ({ ...(await countWorkspaceResources(database, name)), registered_models: await registry.countModels(name), assets: await assets.countIn(name) }),
     purge: async (name) => {
       await serving.purge(name);
+      await batch.purge(name);
       await registry.purgeWorkspace(name);
       await jobs.purge(name);
       await computes.purge(name);

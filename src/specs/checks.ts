@@ -22,6 +22,7 @@ export function crossIssues(kind: SpecKind, spec: Obj): Issue[] {
   if (kind === 'job') return jobIssues(spec);
   if (kind === 'online-endpoint') return trafficIssues(spec.traffic, 'traffic');
   if (kind === 'online-deployment') return [...environmentIssues(spec.environment), ...variableIssues(spec.environment_variables), ...modelIssues(spec.model)];
+  if (kind === 'batch-deployment') return batchDeploymentIssues(spec);
   return [];
 }
 
@@ -226,14 +227,15 @@ function jobOutputIssues(output: Obj, path: string[]): Issue[] {
   return issues;
 }
 
-function variableIssues(variables: unknown): Issue[] {
+function variableIssues(variables: unknown, at: string[] = []): Issue[] {
   if (!isObj(variables)) return [];
+  const path = (name: string) => [...at, 'environment_variables', name];
   return Object.keys(variables).flatMap((name) => {
     if (RESERVED_VARIABLES.includes(name.toUpperCase())) {
-      return [{ path: ['environment_variables', name], atKey: true, message: `'${name}' is reserved: Lapis sets it for every job process; rename the variable` }];
+      return [{ path: path(name), atKey: true, message: `'${name}' is reserved: Lapis sets it for every job process; rename the variable` }];
     }
-    if (name.toUpperCase().startsWith('LAPIS_')) return [{ path: ['environment_variables', name], atKey: true, message: `names starting with LAPIS_ are reserved for the task runner; rename '${name}'` }];
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return [{ path: ['environment_variables', name], atKey: true, message: `'${name}' is not a valid variable name: use letters, digits and "_", not starting with a digit` }];
+    if (name.toUpperCase().startsWith('LAPIS_')) return [{ path: path(name), atKey: true, message: `names starting with LAPIS_ are reserved for the task runner; rename '${name}'` }];
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return [{ path: path(name), atKey: true, message: `'${name}' is not a valid variable name: use letters, digits and "_", not starting with a digit` }];
     return [];
   });
 }
@@ -263,4 +265,26 @@ function modelIssues(model: unknown): Issue[] {
     if (err instanceof LapisError) return [{ path: ['model'], message: err.message }];
     throw err;
   }
+}
+
+// ------------------------------------------------------------------ batch deployments
+
+/** The settings Azure ML accepts both at the top level and under `settings:`. */
+export const BATCH_SETTINGS = ['mini_batch_size', 'max_concurrency_per_instance', 'error_threshold', 'output_action', 'output_file_name', 'retry_settings', 'logging_level', 'environment_variables'] as const;
+
+function batchDeploymentIssues(spec: Obj): Issue[] {
+  const settings = isObj(spec.settings) ? spec.settings : {};
+  const twice = BATCH_SETTINGS.filter((key) => spec[key] !== undefined && settings[key] !== undefined).map((key) => ({
+    path: ['settings', key],
+    atKey: true,
+    message: `${key} is also given at the top level; keep one (under settings: for type: model deployments)`,
+  }));
+  return [
+    ...twice,
+    ...environmentIssues(spec.environment),
+    ...variableIssues(spec.environment_variables),
+    ...variableIssues(settings.environment_variables, ['settings']),
+    ...modelIssues(spec.model),
+    ...computeIssues(spec.compute),
+  ];
 }

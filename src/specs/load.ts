@@ -110,7 +110,7 @@ function isStringlike(path: readonly string[]): boolean {
   const [a, b] = path;
   if (path.length === 1) return a === 'name' || a === 'version' || a === 'python';
   if (path.length === 2) return a === 'tags' || a === 'properties' || a === 'environment_variables' || (a === 'environment' && b === 'python');
-  return path.length === 3 && a === 'environment' && b === 'tags';
+  return path.length === 3 && ((a === 'environment' && b === 'tags') || (a === 'settings' && b === 'environment_variables'));
 }
 
 function keepNumberSource(node: unknown, path: string[]): void {

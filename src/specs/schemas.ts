@@ -10,8 +10,8 @@
 import { Type } from '@sinclair/typebox';
 import type { Static, TLiteral, TObject, TSchema, TUnion } from '@sinclair/typebox';
 
-export type SpecKind = 'model' | 'data' | 'environment' | 'component' | 'job' | 'compute' | 'online-endpoint' | 'online-deployment';
-export const SPEC_KINDS: readonly SpecKind[] = ['model', 'data', 'environment', 'component', 'job', 'compute', 'online-endpoint', 'online-deployment'];
+export type SpecKind = 'model' | 'data' | 'environment' | 'component' | 'job' | 'compute' | 'online-endpoint' | 'online-deployment' | 'batch-endpoint' | 'batch-deployment';
+export const SPEC_KINDS: readonly SpecKind[] = ['model', 'data', 'environment', 'component', 'job', 'compute', 'online-endpoint', 'online-deployment', 'batch-endpoint', 'batch-deployment'];
 
 /** Keys starting with these are ignored at the top level (YAML anchors, editor or tool metadata). */
 export const IGNORED_KEY_PATTERN = /^(x-|_)/;
@@ -503,6 +503,100 @@ export const OnlineDeploymentSchema = Type.Object(
   { ...topLevel, title: 'Lapis online deployment', description: 'An online deployment (Azure ML managed online deployment YAML).' },
 );
 
+
+// ------------------------------------------------------------------ batch endpoints and deployments
+
+export const BatchEndpointSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    name: Type.String({
+      pattern: ENDPOINT_NAME_PATTERN,
+      patternErrorMessage: 'must be 3-32 letters, digits and "-", starting with a letter and not ending with "-"',
+      description: 'Endpoint name, unique in the workspace; invoked at /batch-endpoints/<name>/invoke.',
+    }),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    auth_mode: Type.Optional(
+      oneOf(['aad_token', 'aml_token'] as const, { default: 'aad_token', description: 'Batch endpoints take a token (a Lapis token here, an Entra token on Azure); keys do not exist for them.' }),
+    ),
+    defaults: Type.Optional(
+      Type.Object(
+        { deployment_name: Type.Optional(Type.String({ pattern: DEPLOYMENT_NAME_PATTERN, patternErrorMessage: 'must name a deployment (1-32 letters, digits and "-")', description: 'The deployment an invocation runs when it names none.' })) },
+        { additionalProperties: false, description: 'Defaults of the endpoint.' },
+      ),
+    ),
+    properties: Type.Optional(stringMap('Key/value properties.')),
+    identity: Type.Optional(Type.Object({}, { description: 'Recorded.' })),
+  },
+  { ...topLevel, title: 'Lapis batch endpoint', description: 'A batch endpoint (Azure ML batch endpoint YAML).' },
+);
+
+export const BATCH_OUTPUT_ACTIONS = ['append_row', 'summary_only'] as const;
+export const BATCH_LOGGING_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
+export const OUTPUT_FILE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+export const SCORING_SCRIPT_PATTERN = '^(\\./)?[A-Za-z0-9_][A-Za-z0-9_./-]*\\.py$';
+
+/** What Azure ML's batch deployment holds both at the top level (the older form) and under `settings:` (type: model). */
+const batchSettingFields = {
+  mini_batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10, description: 'Items per run() call: files of a uri_folder input, rows of a tabular uri_file input.' })),
+  max_concurrency_per_instance: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'Scoring worker processes per instance.' })),
+  error_threshold: Type.Optional(Type.Integer({ minimum: -1, default: -1, description: 'Failed items (files or rows) tolerated before the job fails; -1 ignores all failures.' })),
+  output_action: Type.Optional(oneOf(BATCH_OUTPUT_ACTIONS, { default: 'append_row', description: "append_row: every mini-batch's rows go to output_file_name; summary_only: no predictions file." })),
+  output_file_name: Type.Optional(Type.String({ pattern: OUTPUT_FILE_PATTERN, patternErrorMessage: 'must be a plain file name (letters, digits, ".", "_", "-"), e.g. predictions.csv', default: 'predictions.csv', description: 'Name of the predictions file in the job output score.' })),
+  retry_settings: Type.Optional(
+    Type.Object(
+      {
+        max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 3, description: 'Retries of a mini-batch that failed or timed out.' })),
+        timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, default: 30, description: 'Seconds one run() call may take; then its worker is killed and the mini-batch retried.' })),
+      },
+      { additionalProperties: false, description: 'Retries and the per-mini-batch timeout.' },
+    ),
+  ),
+  logging_level: Type.Optional(oneOf(BATCH_LOGGING_LEVELS, { default: 'info', description: "The driver's verbosity, and the Python logging level of the scoring code." })),
+  environment_variables: Type.Optional(stringMap('Variables of the scoring processes.')),
+};
+
+export const BatchDeploymentSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    name: Type.String({ pattern: DEPLOYMENT_NAME_PATTERN, patternErrorMessage: 'must be 1-32 letters, digits and "-", starting with a letter', description: 'Deployment name, unique in its endpoint.' }),
+    endpoint_name: Type.String({ pattern: ENDPOINT_NAME_PATTERN, patternErrorMessage: 'must name a batch endpoint (3-32 letters, digits and "-")', description: 'The batch endpoint this deployment belongs to.' }),
+    description: Type.Optional(description),
+    tags: Type.Optional(tags),
+    properties: Type.Optional(stringMap('Key/value properties.')),
+    type: Type.Optional(Type.Literal('model', { default: 'model', description: 'model: score a registered model (pipeline deployments are not supported yet).', errorMessage: "only model deployments are supported; use type: model" })),
+    model: Type.String({ minLength: 1, description: 'Model reference: azureml:<name>:<version>, <name>@latest, or a registry URI.' }),
+    code_configuration: Type.Optional(
+      Type.Object(
+        {
+          code: Type.String({ minLength: 1, description: 'Local folder with the scoring script, uploaded as a snapshot.' }),
+          scoring_script: Type.String({ pattern: SCORING_SCRIPT_PATTERN, patternErrorMessage: 'must be a .py file inside code, e.g. batch_driver.py', description: 'Script (relative to code) with init() and run(mini_batch).' }),
+        },
+        { additionalProperties: false, description: 'A scoring script; omit it for a no-code MLflow model deployment.' },
+      ),
+    ),
+    environment: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), InlineEnvironmentSchema], {
+        description: "Environment reference or inline environment; omitted for an MLflow model: built from the model's requirements.",
+        errorMessage: 'must be an environment reference (e.g. azureml:my-env:1) or an inline environment',
+      }),
+    ),
+    compute: Type.Optional(Type.String({ minLength: 1, description: "Compute target the jobs run on: 'local' (default) or azureml:<name>." })),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          instance_count: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'Instances (slots of the compute target); each runs max_concurrency_per_instance workers.' })),
+          instance_type: Type.Optional(Type.String({ description: 'Recorded (the VM size on Azure).' })),
+        },
+        { additionalProperties: false, description: 'Resources of each job.' },
+      ),
+    ),
+    settings: Type.Optional(Type.Object(batchSettingFields, { additionalProperties: false, description: 'Settings of a type: model deployment (the newer form).' })),
+    ...batchSettingFields,
+  },
+  { ...topLevel, title: 'Lapis batch deployment', description: 'A batch deployment (Azure ML batch deployment YAML, flat or with type: model and settings:).' },
+);
+
 export const SPEC_SCHEMAS: Record<SpecKind, TObject> = {
   model: ModelSchema,
   data: DataSchema,
@@ -512,6 +606,8 @@ export const SPEC_SCHEMAS: Record<SpecKind, TObject> = {
   compute: ComputeSchema,
   'online-endpoint': OnlineEndpointSchema,
   'online-deployment': OnlineDeploymentSchema,
+  'batch-endpoint': BatchEndpointSchema,
+  'batch-deployment': BatchDeploymentSchema,
 };
 
 // ------------------------------------------------------------------ normalised static types
@@ -571,6 +667,13 @@ export type OnlineDeploymentSpec = Omit<Normalised<RawDeployment, 'instance_coun
   environment?: string | InlineEnvironmentSpec;
   environment_variables?: Record<string, string>;
 };
+export type BatchEndpointSpec = Normalised<Static<typeof BatchEndpointSchema>, 'auth_mode'>;
+type RawBatchDeployment = Static<typeof BatchDeploymentSchema>;
+export type BatchDeploymentSpec = Omit<Normalised<RawBatchDeployment, 'type'>, 'environment' | 'environment_variables' | 'settings'> & {
+  environment?: string | InlineEnvironmentSpec;
+  environment_variables?: Record<string, string>;
+  settings?: Omit<NonNullable<RawBatchDeployment['settings']>, 'environment_variables'> & { environment_variables?: Record<string, string> };
+};
 
 export interface SpecTypes {
   model: ModelSpec;
@@ -581,6 +684,8 @@ export interface SpecTypes {
   compute: ComputeSpec;
   'online-endpoint': OnlineEndpointSpec;
   'online-deployment': OnlineDeploymentSpec;
+  'batch-endpoint': BatchEndpointSpec;
+  'batch-deployment': BatchDeploymentSpec;
 }
 export type SpecOf<K extends SpecKind> = SpecTypes[K];
 

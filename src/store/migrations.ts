@@ -505,6 +505,45 @@ const serving: Up = async (db) => {
     .execute();
 };
 
+/**
+ * Batch endpoints, their deployments, and the jobs their invocations started (a batch job is a
+ * command job; this table only says which endpoint and deployment it came from).
+ */
+const batch: Up = async (db) => {
+  await db.schema
+    .createTable('batch_endpoints')
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('name', 'varchar(32)', (c) => c.notNull())
+    .addColumn('spec', 'text', (c) => c.notNull())
+    .addColumn('default_deployment', 'varchar(32)')
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addColumn('created_by', 'varchar(128)', (c) => c.notNull())
+    .addColumn('updated_at', ts, (c) => c.notNull())
+    .addPrimaryKeyConstraint('batch_endpoints_pk', ['workspace', 'name'])
+    .execute();
+  await db.schema
+    .createTable('batch_deployments')
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('endpoint', 'varchar(32)', (c) => c.notNull())
+    .addColumn('name', 'varchar(32)', (c) => c.notNull())
+    .addColumn('spec', 'text', (c) => c.notNull())
+    .addColumn('runtime', 'text', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .addColumn('created_by', 'varchar(128)', (c) => c.notNull())
+    .addColumn('updated_at', ts, (c) => c.notNull())
+    .addPrimaryKeyConstraint('batch_deployments_pk', ['workspace', 'endpoint', 'name'])
+    .execute();
+  await db.schema
+    .createTable('batch_jobs')
+    .addColumn('job', 'varchar(256)', (c) => c.primaryKey())
+    .addColumn('workspace', 'varchar(64)', (c) => c.notNull())
+    .addColumn('endpoint', 'varchar(32)', (c) => c.notNull())
+    .addColumn('deployment', 'varchar(32)', (c) => c.notNull())
+    .addColumn('created_at', ts, (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('batch_jobs_endpoint').on('batch_jobs').columns(['workspace', 'endpoint', 'created_at']).execute();
+};
+
 const MIGRATIONS: Record<string, Up> = {
   '0001_tracking': tracking,
   '0002_auth': auth,
@@ -514,6 +553,7 @@ const MIGRATIONS: Record<string, Up> = {
   '0006_jobs': jobs,
   '0007_metric_run_keys': metricRunKeys,
   '0008_serving': serving,
+  '0009_batch': batch,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -270,6 +270,9 @@ export interface Schema {
   job_logs: JobLogTable;
   endpoints: EndpointTable;
   deployments: DeploymentTable;
+  batch_endpoints: BatchEndpointTable;
+  batch_deployments: BatchDeploymentTable;
+  batch_jobs: BatchJobTable;
   assets: AssetTable;
   registered_models: RegisteredModelTable;
   registered_model_tags: RegistryTagTable;
@@ -376,4 +379,34 @@ export interface DeploymentTable {
   created_at: number;
   created_by: string;
   updated_at: number;
+}
+
+export interface BatchEndpointTable {
+  workspace: string;
+  name: string;
+  spec: string;
+  default_deployment: string | null;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+}
+
+export interface BatchDeploymentTable {
+  workspace: string;
+  endpoint: string;
+  name: string;
+  spec: string;
+  /** What its jobs run (JSON): the resolved model version, the code snapshot, the environment. */
+  runtime: string;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+}
+
+export interface BatchJobTable {
+  job: string;
+  workspace: string;
+  endpoint: string;
+  deployment: string;
+  created_at: number;
 }
