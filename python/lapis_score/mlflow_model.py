@@ -106,6 +106,10 @@ class MlflowModel:
             data = dataframe_from_parsed_json(body[fmt], pandas_orient=fmt[len('dataframe_'):], schema=self.schema)
         return data, body.get(payloads.PARAMS_KEY), False
 
+    def predict(self, data):
+        """predict() on data the caller has already read (batch scoring's DataFrames)."""
+        return self._predict(data, None)
+
     def _predict(self, data, params):
         if self._takes_params:
             return self.model.predict(data, params=params)

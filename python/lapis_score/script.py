@@ -47,7 +47,11 @@ class ScoringScript:
         except UnicodeDecodeError as e:
             raise BadRequest('The body is not UTF-8 text (%s): run() receives the body as text; send it UTF-8 encoded '
                              '(JSON, for instance).' % e) from None
-        return to_body(self._run(text))
+        return to_body(self.run(text))
+
+    def run(self, value):
+        """The script's run() on a value as is: a request's text here, a mini-batch for batch scoring."""
+        return self._run(value)
 
 
 def to_body(value):
