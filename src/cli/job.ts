@@ -140,7 +140,7 @@ function writeEntry(e: JobLogEntry): void {
 }
 
 /** Streams the log until the job ends; returns its final status (or 'interrupted' on Ctrl-C). */
-async function stream(ctx: CommandContext, name: string, after: number): Promise<string> {
+export async function stream(ctx: CommandContext, name: string, after: number): Promise<string> {
   const interrupt = new AbortController();
   const onSigint = (): void => interrupt.abort();
   process.once('SIGINT', onSigint);
@@ -182,12 +182,18 @@ async function lastUserLines(ctx: CommandContext, name: string): Promise<string[
   return lines.filter((l) => l.trim() !== '').slice(-10);
 }
 
-function outcome(j: Job): string {
+export function outcome(j: Job): string {
   if (j.status === 'Completed') {
     const registered = Object.entries(j.outputs).flatMap(([k, o]) => (o.registered ? [`  ${k} → ${o.registered}`] : []));
     return `Job ${j.name} completed in ${formatDuration(j.duration_ms)}.${registered.length ? `\nRegistered:\n${registered.join('\n')}` : ''}`;
   }
   return `Job ${j.name} ${j.status.toLowerCase()}${j.exit_code !== null ? ` (exit code ${j.exit_code})` : ''}${j.error ? `: ${j.error}` : '.'}`;
+}
+
+/** A batch job's mini-batches: `7/12 mini-batches (1 failed, 10 items failed)`. */
+export function progressText(p: NonNullable<Job['progress']>): string {
+  const finished = p.mini_batches_succeeded + p.mini_batches_failed;
+  return `${finished}/${p.mini_batches_total} mini-batches finished (${p.mini_batches_failed} failed, ${plural(p.items_failed, 'item')} failed)`;
 }
 
 function jobView(j: Job, tail: string[]): string {
@@ -203,6 +209,7 @@ function jobView(j: Job, tail: string[]): string {
     ['Duration', formatDuration(j.duration_ms)],
     ['MLflow run', `${j.run_id} (experiment ${j.experiment_id}): lapis run show ${j.run_id}`],
   ];
+  if (j.progress) rows.push(['Progress', progressText(j.progress)]);
   if (j.exit_code !== null) rows.push(['Exit code', String(j.exit_code)]);
   if (j.error) rows.push(['Error', j.error]);
   // Transitions often come milliseconds apart: show each one's offset from submission too.

@@ -2,6 +2,7 @@ import { codeFromMlflow, isErrorCode, LapisError, type ErrorCode } from '../core
 import { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
 import { ComputesApi, JobsApi } from './jobs.js';
 import { OnlineEndpointsApi } from './serving.js';
+import { BatchEndpointsApi } from './batch.js';
 import type {
   ArtifactListing,
   AssetVersion,
@@ -41,6 +42,8 @@ export { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
 export { ComputesApi, JobsApi, TERMINAL_JOB_STATUSES } from './jobs.js';
 export type { ComputeTarget, Job, JobEvent, JobLogEntry, JobOutput, JobStatus } from './jobs.js';
 export { OnlineEndpointsApi } from './serving.js';
+export { BatchEndpointsApi } from './batch.js';
+export type { BatchDeployment, BatchEndpoint, BatchInvocation, BatchSettings } from './batch.js';
 export type { EndpointKeys, OnlineDeployment, OnlineEndpoint } from './serving.js';
 
 /**
@@ -99,6 +102,7 @@ export class LapisClient {
   readonly jobs: JobsApi;
   readonly computes: ComputesApi;
   readonly onlineEndpoints: OnlineEndpointsApi;
+  readonly batchEndpoints: BatchEndpointsApi;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch | undefined;
 
@@ -126,6 +130,7 @@ export class LapisClient {
     this.jobs = new JobsApi(this);
     this.computes = new ComputesApi(this);
     this.onlineEndpoints = new OnlineEndpointsApi(this);
+    this.batchEndpoints = new BatchEndpointsApi(this);
   }
 
   /** Whether requests carry a token. */

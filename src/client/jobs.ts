@@ -43,6 +43,8 @@ export interface Job {
   inputs: Record<string, unknown>;
   outputs: Record<string, JobOutput>;
   spec: Record<string, unknown>;
+  /** A batch endpoint's job: its mini-batches so far. */
+  progress?: { mini_batches_total: number; mini_batches_succeeded: number; mini_batches_failed: number; items_failed: number };
 }
 
 export interface JobLogEntry {
