@@ -78,7 +78,7 @@ def merge(parts, target):
     count = 0
     tmp = target + '.tmp'
     with open(tmp, 'w', newline='', encoding='utf-8') as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), restval='', extrasaction='ignore')
+        writer = csv.DictWriter(f, fieldnames=list(columns), restval='', extrasaction='ignore', lineterminator='\n')
         if columns:
             writer.writeheader()
         for part in parts:

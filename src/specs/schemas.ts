@@ -538,21 +538,21 @@ export const SCORING_SCRIPT_PATTERN = '^(\\./)?[A-Za-z0-9_][A-Za-z0-9_./-]*\\.py
 
 /** What Azure ML's batch deployment holds both at the top level (the older form) and under `settings:` (type: model). */
 const batchSettingFields = {
-  mini_batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10, description: 'Items per run() call: files of a uri_folder input, rows of a tabular uri_file input.' })),
-  max_concurrency_per_instance: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'Scoring worker processes per instance.' })),
-  error_threshold: Type.Optional(Type.Integer({ minimum: -1, default: -1, description: 'Failed items (files or rows) tolerated before the job fails; -1 ignores all failures.' })),
-  output_action: Type.Optional(oneOf(BATCH_OUTPUT_ACTIONS, { default: 'append_row', description: "append_row: every mini-batch's rows go to output_file_name; summary_only: no predictions file." })),
-  output_file_name: Type.Optional(Type.String({ pattern: OUTPUT_FILE_PATTERN, patternErrorMessage: 'must be a plain file name (letters, digits, ".", "_", "-"), e.g. predictions.csv', default: 'predictions.csv', description: 'Name of the predictions file in the job output score.' })),
+  mini_batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Items per run() call: files of a uri_folder input, rows of a tabular uri_file input (default 10).' })),
+  max_concurrency_per_instance: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Scoring worker processes per instance (default 1).' })),
+  error_threshold: Type.Optional(Type.Integer({ minimum: -1, description: 'Failed items (files or rows) tolerated before the job fails; -1 (the default) ignores all failures.' })),
+  output_action: Type.Optional(oneOf(BATCH_OUTPUT_ACTIONS, { description: "append_row: every mini-batch's rows go to output_file_name; summary_only: no predictions file (default append_row)." })),
+  output_file_name: Type.Optional(Type.String({ pattern: OUTPUT_FILE_PATTERN, patternErrorMessage: 'must be a plain file name (letters, digits, ".", "_", "-"), e.g. predictions.csv', description: 'Name of the predictions file in the job output score (default predictions.csv).' })),
   retry_settings: Type.Optional(
     Type.Object(
       {
-        max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 3, description: 'Retries of a mini-batch that failed or timed out.' })),
-        timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, default: 30, description: 'Seconds one run() call may take; then its worker is killed and the mini-batch retried.' })),
+        max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'Retries of a mini-batch that failed or timed out (default 3).' })),
+        timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400, description: 'Seconds one run() call may take; then its worker is killed and the mini-batch retried (default 30).' })),
       },
       { additionalProperties: false, description: 'Retries and the per-mini-batch timeout.' },
     ),
   ),
-  logging_level: Type.Optional(oneOf(BATCH_LOGGING_LEVELS, { default: 'info', description: "The driver's verbosity, and the Python logging level of the scoring code." })),
+  logging_level: Type.Optional(oneOf(BATCH_LOGGING_LEVELS, { description: "The driver's verbosity, and the Python logging level of the scoring code (default info)." })),
   environment_variables: Type.Optional(stringMap('Variables of the scoring processes.')),
 };
 
