@@ -424,3 +424,41 @@ describe('jsonSchemaFor', () => {
     }
   });
 });
+
+describe('loadSpec: batch deployments', () => {
+  it('reads the type: model form and the flat form alike, adding no defaults beside settings', () => {
+    const nested = loadSpec('batch-deployment', yml(`
+      name: blue
+      endpoint_name: iris-batch
+      type: model
+      model: azureml:iris:1
+      settings:
+        mini_batch_size: 5
+        retry_settings: {max_retries: 1}
+        environment_variables: {RATIO: 1.10}
+    `));
+    expect(nested.settings).toEqual({ mini_batch_size: 5, retry_settings: { max_retries: 1 }, environment_variables: { RATIO: '1.10' } });
+    expect(nested.mini_batch_size).toBeUndefined();
+    const flat = loadSpec('batch-deployment', 'name: blue\nendpoint_name: iris-batch\nmodel: azureml:iris:1\nmini_batch_size: 5\nerror_threshold: -1\n');
+    expect(flat).toMatchObject({ mini_batch_size: 5, error_threshold: -1 });
+  });
+
+  it('refuses a setting given twice, bad values and reserved variables, each with its line', () => {
+    const { errors } = rejection('batch-deployment', yml(`
+      name: blue
+      endpoint_name: iris-batch
+      model: azureml:iris:1
+      error_threshold: -2
+      output_file_name: ../escape.csv
+      settings:
+        error_threshold: 1
+        environment_variables: {PATH: /bin}
+    `));
+    expect(brief(errors)).toEqual([
+      expect.stringMatching(/^4:\d+ error_threshold: /),
+      expect.stringMatching(/^5:\d+ output_file_name: must be a plain file name/),
+      expect.stringMatching(/^7:\d+ settings.error_threshold: error_threshold is also given at the top level/),
+      expect.stringMatching(/^8:\d+ settings.environment_variables.PATH: 'PATH' is reserved/),
+    ]);
+  });
+});
