@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { openBlobStore, type BlobStore } from '../blobs/index.js';
@@ -40,6 +40,7 @@ import { ServingService } from '../serving/service.js';
 import { servingRoutes } from '../serving/routes.js';
 import { BatchService } from '../serving/batch.js';
 import { batchRoutes } from '../serving/batch-routes.js';
+import { scoreListener } from '../serving/score.js';
 import './request-context.js';
 import { LAPIS_VERSION, MLFLOW_COMPAT_VERSION } from './version.js';
 
@@ -127,7 +128,11 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   let controller: JobController | undefined;
   const batch = new BatchService({ database, assets, models, content, computes, jobs, serverUrl: () => serverUrl });
 
+  const scoring = { serving, auth, authEnabled: config.auth === 'on', maxBodyBytes: config.maxRequestBytes };
   const app = Fastify({
+    // Scoring requests skip Fastify: see src/serving/score.ts.
+    serverFactory: (handler) =>
+      createHttpServer(scoreListener({ ...scoring, onError: (err, endpoint) => app.log.error({ err, endpoint }, 'scoring request failed') }, handler)),
     logger: { level: config.logLevel, stream: process.stderr } as never,
     // One line per request is written by our onResponse hook, with the workspace and timing.
     logController: new LogController({ disableRequestLogging: true }),
@@ -225,7 +230,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   await app.register(async (scope) => assetRoutes(scope, { database, assets, content, registry, models }));
   jobRoutes(app, { jobs, computes, content, serverUrl: () => serverUrl });
   datastoreRoutes(app, datastores);
-  await app.register(async (scope) => servingRoutes(scope, { serving, auth, authEnabled: config.auth === 'on', maxBodyBytes: config.maxRequestBytes }));
+  await app.register(async (scope) => servingRoutes(scope, scoring));
   batchRoutes(app, batch);
   await app.register(async (scope) => artifactProxyRoutes(scope, tracking));
   workspaceRoutes(app, {

@@ -1,9 +1,9 @@
-import { request as httpRequest, type Agent } from 'node:http';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuthService } from '../auth/service.js';
 import { LapisError } from '../core/errors.js';
-import { keyMatches, type ServingService } from './service.js';
+import { score } from './score.js';
+import type { ServingService } from './service.js';
 
 const tags = ['endpoints'];
 const user = (req: FastifyRequest): string => req.principal?.name ?? 'anonymous';
@@ -98,108 +98,11 @@ export async function servingRoutes(app: FastifyInstance, deps: { serving: Servi
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.maxBodyBytes }, (_req, body, done) => done(null, body));
-    scope.post('/endpoints/:name/score', { config: { action: 'endpoints/score' }, schema: { summary: 'Score: the endpoint key (or a token) as a bearer credential; header azureml-model-deployment pins a deployment', tags } }, async (req, reply) =>
-      score(req, reply, deps),
-    );
-  });
-}
-
-async function score(req: FastifyRequest, reply: FastifyReply, deps: { serving: ServingService; auth: AuthService; authEnabled: boolean }): Promise<FastifyReply> {
-  const name = (req.params as { name: string }).name;
-  const route = deps.serving.routing(name);
-  if (!route) throw new LapisError('NOT_FOUND', `No online endpoint '${name}'.`);
-  const header = req.headers.authorization;
-  const credential = typeof header === 'string' && /^bearer /i.test(header) ? header.slice(7).trim() : undefined;
-  if (route.authMode === 'key') {
-    if (!credential || !keyMatches(route.keys, credential)) {
-      throw new LapisError('UNAUTHENTICATED', `Endpoint '${name}' needs one of its keys as "Authorization: Bearer <key>" (lapis online-endpoint get-credentials --name ${name}).`);
-    }
-  } else if (deps.authEnabled) {
-    const principal = await deps.auth.authenticate(header);
-    if (!principal) throw new LapisError('UNAUTHENTICATED', `Endpoint '${name}' needs a Lapis token as "Authorization: Bearer <token>".`);
-    const decision = await deps.auth.access(principal, 'endpoints/read', route.workspace);
-    if (decision !== 'allowed') throw new LapisError('PERMISSION_DENIED', `'${principal.name}' may not call endpoint '${name}'.`);
-  }
-  const pinned = req.headers['azureml-model-deployment'];
-  let deployment: string | undefined;
-  if (typeof pinned === 'string' && pinned !== '') {
-    if (!route.deployments.has(pinned)) throw new LapisError('NOT_FOUND', `Endpoint '${name}' has no deployment '${pinned}' (header azureml-model-deployment).`);
-    deployment = pinned;
-  } else {
-    deployment = pickByTraffic(route.traffic);
-    if (!deployment) throw new LapisError('UNAVAILABLE', `Endpoint '${name}' sends no traffic anywhere: set it with lapis online-endpoint update --name ${name} --traffic "<deployment>=100".`);
-  }
-  const started = performance.now();
-  let status = 500;
-  try {
-    const res = await send(deps.serving, name, deployment, req.body as Buffer | undefined, String(req.headers['content-type'] ?? 'application/json'), route.deployments.get(deployment)?.timeoutMs ?? 5000, reply);
-    status = res.status;
-    // Shadow testing: only unpinned requests are copied; the client never sees the mirror's answer.
-    if (!pinned && route.mirror && Math.random() * 100 < route.mirror[1]) void mirror(deps.serving, name, route.mirror[0], req, route.deployments.get(route.mirror[0])?.timeoutMs ?? 5000);
-    return reply.status(res.status).header('content-type', res.contentType).header('azureml-model-deployment', deployment).send(res.body);
-  } catch (err) {
-    if (err instanceof LapisError) status = err.status;
-    throw err;
-  } finally {
-    deps.serving.stats.record(name, deployment, status, performance.now() - started);
-  }
-}
-
-/** One request to a ready instance of a deployment: its answer, or a LapisError that says why not. */
-async function send(serving: ServingService, endpoint: string, deployment: string, body: Buffer | undefined, contentType: string, timeoutMs: number, reply?: FastifyReply): Promise<{ status: number; contentType: string; body: Buffer }> {
-  const key = `${endpoint}/${deployment}`;
-  const inst = serving.runtime.pick(key);
-  if (inst === 'none-ready') throw new LapisError('UNAVAILABLE', `Deployment '${deployment}' has no ready instance right now (see lapis online-deployment show --name ${deployment} --endpoint-name ${endpoint}).`);
-  if (inst === 'busy') {
-    reply?.header('Retry-After', '1');
-    throw new LapisError('RESOURCE_EXHAUSTED', `Deployment '${deployment}' is at its limit of ${serving.runtime.maxConcurrent(key)} concurrent request(s) per instance; retry, or raise request_settings.max_concurrent_requests_per_instance or instance_count.`);
-  }
-  inst.inflight += 1;
-  try {
-    return await forward(inst.port, body, contentType, timeoutMs, serving.runtime.agent);
-  } catch (err) {
-    if ((err as Error).message === 'timeout') throw new LapisError('REQUEST_TIMEOUT', `The request took longer than request_timeout_ms (${timeoutMs} ms) on deployment '${deployment}'.`);
-    throw new LapisError('BAD_GATEWAY', `Deployment '${deployment}' failed to answer: its scoring process ended while handling the request (${(err as Error).message}); it is being restarted.`);
-  } finally {
-    inst.inflight -= 1;
-  }
-}
-
-/** A copy of the request to the mirror deployment; its answer and its failures are only counted. */
-async function mirror(serving: ServingService, endpoint: string, deployment: string, req: FastifyRequest, timeoutMs: number): Promise<void> {
-  const started = performance.now();
-  let status = 500;
-  try {
-    status = (await send(serving, endpoint, deployment, req.body as Buffer | undefined, String(req.headers['content-type'] ?? 'application/json'), timeoutMs)).status;
-  } catch (err) {
-    if (err instanceof LapisError) status = err.status;
-  } finally {
-    serving.stats.record(endpoint, deployment, status, performance.now() - started);
-  }
-}
-
-/** Weighted random choice among the deployments taking traffic. */
-function pickByTraffic(traffic: readonly [string, number][]): string | undefined {
-  const total = traffic.reduce((n, [, pct]) => n + pct, 0);
-  if (total <= 0) return undefined;
-  let r = Math.random() * total;
-  for (const [name, pct] of traffic) {
-    r -= pct;
-    if (r < 0) return name;
-  }
-  return traffic[traffic.length - 1]?.[0];
-}
-
-function forward(port: number, body: Buffer | undefined, contentType: string, timeoutMs: number, agent: Agent): Promise<{ status: number; contentType: string; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/score', method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body?.length ?? 0 } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 502, contentType: String(res.headers['content-type'] ?? 'application/json'), body: Buffer.concat(chunks) }));
-      res.on('error', reject);
+    // Requests to /endpoints/<name>/score are answered by scoreListener before they reach Fastify;
+    // this route documents them and serves the workspace-prefixed form of the URL.
+    scope.post('/endpoints/:name/score', { config: { action: 'endpoints/score' }, schema: { summary: 'Score: the endpoint key (or a token) as a bearer credential; header azureml-model-deployment pins a deployment', tags } }, async (req, reply) => {
+      const answer = await score(deps, (req.params as { name: string }).name, req.headers, (req.body as Buffer | undefined) ?? Buffer.alloc(0));
+      return reply.status(answer.status).header('content-type', answer.contentType).header('azureml-model-deployment', answer.deployment).send(answer.body);
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end(body);
   });
 }

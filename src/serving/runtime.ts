@@ -212,10 +212,6 @@ export class ServingRuntime {
     }
     return 'busy';
   }
-
-  logPath(key: string, logDir: string): string {
-    return join(this.#deployments.get(key)?.spec.logDir ?? logDir, 'deployment.log');
-  }
 }
 
 function freePort(): Promise<number> {
