@@ -251,6 +251,18 @@ function deploymentView(d: OnlineDeployment): string {
     ['Request timeout', `${d.request_settings.request_timeout_ms} ms`],
     ['Max concurrent', `${d.request_settings.max_concurrent_requests_per_instance} per instance`],
   ];
+  const dc = d.data_collector;
+  if (dc) {
+    rows.push(['Data collection', `${Math.round(dc.sampling_rate * 100)}% of requests, a folder per ${dc.rolling_rate}${dc.dropped ? `; ${dc.dropped} record(s) lost` : ''}${dc.last_error ? `; last error: ${dc.last_error}` : ''}`]);
+  }
   const instances = d.instances.map((i) => [String(i.index), i.state, String(i.pid ?? '-'), String(i.restarts), String(i.inflight)]);
-  return [fields(rows), instances.length ? `\nInstances:\n${table(['#', 'STATE', 'PID', 'RESTARTS', 'IN FLIGHT'], instances, '  ')}` : '', d.error ? `\nError:\n${d.error}` : ''].filter(Boolean).join('\n');
+  const collections = dc ? Object.entries(dc.collections).map(([c, uri]) => [c, String(dc.records[c] ?? 0), uri]) : [];
+  return [
+    fields(rows),
+    instances.length ? `\nInstances:\n${table(['#', 'STATE', 'PID', 'RESTARTS', 'IN FLIGHT'], instances, '  ')}` : '',
+    collections.length ? `\nCollected (lapis datastore download <path>):\n${table(['COLLECTION', 'RECORDS', 'PATH'], collections, '  ')}` : '',
+    d.error ? `\nError:\n${d.error}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
 }

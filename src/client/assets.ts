@@ -1,5 +1,5 @@
-import { LapisError } from '../core/errors.js';
 import type { LapisClient, Query } from './index.js';
+import { filePath, segment } from './paths.js';
 import type {
   AssetFileList,
   AssetVersion,
@@ -25,18 +25,6 @@ import type {
  */
 
 const PATHS: Record<PlainAssetKind, string> = { data: 'data', environment: 'environments', component: 'components' };
-
-function segment(what: string, value: string): string {
-  if (typeof value !== 'string' || value === '') throw new LapisError('INVALID_ARGUMENT', `Missing ${what}: pass a non-empty string.`);
-  return encodeURIComponent(value);
-}
-
-/** A `/`-separated file path, each segment encoded. */
-function filePath(path: string): string {
-  const trimmed = path.replace(/^\/+|\/+$/g, '');
-  if (trimmed === '') throw new LapisError('INVALID_ARGUMENT', 'Missing file path.');
-  return trimmed.split('/').map(encodeURIComponent).join('/');
-}
 
 const scope = (opts: ScopeOptions | undefined): Query => ({ registry: opts?.registry || undefined });
 

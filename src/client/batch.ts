@@ -1,5 +1,5 @@
-import { LapisError } from '../core/errors.js';
 import type { LapisClient } from './index.js';
+import { segment as seg } from './paths.js';
 import type { Job } from './jobs.js';
 
 /** Batch endpoints, their deployments and invocations over the native API (types mirror the server's JSON). */
@@ -57,11 +57,6 @@ export interface BatchInvocation {
   jobName?: string;
   experimentName?: string;
 }
-
-const seg = (what: string, value: string): string => {
-  if (typeof value !== 'string' || value === '') throw new LapisError('INVALID_ARGUMENT', `Missing ${what}: pass a non-empty string.`);
-  return encodeURIComponent(value);
-};
 
 export class BatchEndpointsApi {
   readonly #c: LapisClient;

@@ -6,6 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { LapisError } from '../core/errors.js';
+import { parseDatastoreUri } from './datastores.js';
 import type { LapisClient } from './index.js';
 import type { ArtifactEntry } from './types.js';
 
@@ -248,4 +249,31 @@ export async function downloadJobOutputs(
     return client.jobs.openOutputFile(job, p.output, p.file, { signal });
   }, progress, opts);
   return { local_path: root, files: done.files, bytes: done.bytes };
+}
+
+// ------------------------------------------------------------------ datastore paths
+
+export interface DatastoreDownloadResult {
+  uri: string;
+  /** The folder the files went to: `<dest>/<last segment of the path>`, or `dest` for a file. */
+  local_path: string;
+  files: DownloadedFile[];
+  bytes: number;
+}
+
+/** Downloads the files under a datastore path (or the one file it names), keeping their layout. */
+export async function downloadDatastorePath(client: LapisClient, uri: string, opts: Omit<AssetDownloadOptions, 'registry'> = {}): Promise<DatastoreDownloadResult> {
+  const at = parseDatastoreUri(uri);
+  opts.signal?.throwIfAborted();
+  const { folder, files } = await client.datastores.files(at);
+  if (files.length === 0) throw new LapisError('NOT_FOUND', `Nothing is stored at ${uri}.`);
+  const dest = resolve(opts.dest ?? '.');
+  const base = folder === at.path && folder !== '' ? localPath(dest, folder.split('/').pop() as string, 'Folder name') : dest;
+  const planned = files.map((f) => ({ path: f.path, size: f.size, local: localPath(base, f.path, 'File path') }));
+  const progress: DownloadProgress = { files: 0, totalFiles: planned.length, bytes: 0, totalBytes: planned.reduce((n, f) => n + f.size, 0) };
+  opts.onProgress?.({ ...progress });
+  await mkdir(base, { recursive: true });
+  const open = (path: string, signal: AbortSignal) => client.datastores.openFile({ datastore: at.datastore, path: folder ? `${folder}/${path}` : path }, { signal });
+  const done = await downloadPlanned(planned, open, progress, opts);
+  return { uri, local_path: base, files: done.files, bytes: done.bytes };
 }

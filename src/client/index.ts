@@ -3,6 +3,8 @@ import { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
 import { ComputesApi, JobsApi } from './jobs.js';
 import { OnlineEndpointsApi } from './serving.js';
 import { BatchEndpointsApi } from './batch.js';
+import { DatastoresApi } from './datastores.js';
+import { segment } from './paths.js';
 import type {
   ArtifactListing,
   AssetVersion,
@@ -43,6 +45,7 @@ export { ComputesApi, JobsApi, TERMINAL_JOB_STATUSES } from './jobs.js';
 export type { ComputeTarget, Job, JobEvent, JobLogEntry, JobOutput, JobStatus } from './jobs.js';
 export { OnlineEndpointsApi } from './serving.js';
 export { BatchEndpointsApi } from './batch.js';
+export { DatastoresApi, parseDatastoreUri, type Datastore, type DatastoreLocation } from './datastores.js';
 export type { BatchDeployment, BatchEndpoint, BatchInvocation, BatchSettings } from './batch.js';
 export type { EndpointKeys, OnlineDeployment, OnlineEndpoint } from './serving.js';
 
@@ -103,6 +106,7 @@ export class LapisClient {
   readonly computes: ComputesApi;
   readonly onlineEndpoints: OnlineEndpointsApi;
   readonly batchEndpoints: BatchEndpointsApi;
+  readonly datastores: DatastoresApi;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch | undefined;
 
@@ -131,6 +135,7 @@ export class LapisClient {
     this.computes = new ComputesApi(this);
     this.onlineEndpoints = new OnlineEndpointsApi(this);
     this.batchEndpoints = new BatchEndpointsApi(this);
+    this.datastores = new DatastoresApi(this);
   }
 
   /** Whether requests carry a token. */
@@ -479,11 +484,6 @@ function normalizeUrl(raw: string): string {
   url.search = '';
   url.hash = '';
   return url.href.replace(/\/+$/, '');
-}
-
-function segment(what: string, value: string): string {
-  if (typeof value !== 'string' || value === '') throw new LapisError('INVALID_ARGUMENT', `Missing ${what}: pass a non-empty string.`);
-  return encodeURIComponent(value);
 }
 
 const trimSlashes = (path: string): string => path.replace(/^\/+|\/+$/g, '');

@@ -1,5 +1,6 @@
 import { LapisError } from '../core/errors.js';
 import type { LapisClient } from './index.js';
+import { filePath, segment as seg } from './paths.js';
 import type { ContentFile } from './types.js';
 
 /** Jobs and compute targets over the native API (types mirror the server's JSON). */
@@ -70,11 +71,6 @@ export interface ComputeTarget {
   queued?: number;
   jobs?: { name: string; status: JobStatus; slots: number }[];
 }
-
-const seg = (what: string, value: string): string => {
-  if (typeof value !== 'string' || value === '') throw new LapisError('INVALID_ARGUMENT', `Missing ${what}: pass a non-empty string.`);
-  return encodeURIComponent(value);
-};
 
 export class JobsApi {
   readonly #c: LapisClient;
@@ -150,8 +146,7 @@ export class JobsApi {
   }
 
   async openOutputFile(name: string, output: string, path: string, opts: { signal?: AbortSignal } = {}): Promise<Response> {
-    const file = path.split('/').map(encodeURIComponent).join('/');
-    return this.#c.send('GET', `/api/v1/jobs/${seg('job name', name)}/outputs/${seg('output name', output)}/files/${file}`, opts.signal ? { signal: opts.signal } : {});
+    return this.#c.send('GET', `/api/v1/jobs/${seg('job name', name)}/outputs/${seg('output name', output)}/files/${filePath(path)}`, opts.signal ? { signal: opts.signal } : {});
   }
 }
 

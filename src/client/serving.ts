@@ -1,5 +1,5 @@
-import { LapisError } from '../core/errors.js';
 import type { LapisClient } from './index.js';
+import { segment as seg } from './paths.js';
 
 /** Online endpoints and deployments over the native API, and scoring (types mirror the server's JSON). */
 
@@ -16,6 +16,17 @@ export interface OnlineDeployment {
   traffic: number;
   mirror_traffic: number;
   metrics: { requests: number; errors: number; error_rate: number; throttled: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null };
+  /** What the data collector records, and has written so far; null when it collects nothing. */
+  data_collector: {
+    sampling_rate: number;
+    rolling_rate: 'minute' | 'hour' | 'day';
+    /** Collection name → its datastore folder. */
+    collections: Record<string, string>;
+    records: Record<string, number>;
+    dropped: number;
+    last_write: number | null;
+    last_error: string | null;
+  } | null;
   created_at: number;
   created_by: string;
   updated_at: number;
@@ -39,11 +50,6 @@ export interface EndpointKeys {
   primaryKey: string;
   secondaryKey: string;
 }
-
-const seg = (what: string, value: string): string => {
-  if (typeof value !== 'string' || value === '') throw new LapisError('INVALID_ARGUMENT', `Missing ${what}: pass a non-empty string.`);
-  return encodeURIComponent(value);
-};
 
 export class OnlineEndpointsApi {
   readonly #c: LapisClient;

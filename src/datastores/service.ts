@@ -77,6 +77,11 @@ export class DatastoreService {
     for (const f of files) await this.#blobs.put(`${this.#key(workspace, at)}/${checkKey(f.path)}`, await open(f.path));
   }
 
+  /** Writes one file at a path (a record file of the data collector, say). */
+  async put(workspace: string, at: DatastorePath, body: Buffer): Promise<void> {
+    await this.#blobs.put(this.#key(workspace, at), body);
+  }
+
   #check(datastore: string): void {
     if (datastore !== DEFAULT_DATASTORE) {
       throw notFound(`No datastore '${datastore}': this server has the default datastore '${DEFAULT_DATASTORE}' only (other datastores are not supported yet).`);

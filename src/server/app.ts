@@ -119,6 +119,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     models,
     registry,
     content,
+    datastores,
     dataDir: config.dataDir,
     cacheDir: config.jobCacheDir,
     python: config.python,

@@ -101,7 +101,7 @@ export async function servingRoutes(app: FastifyInstance, deps: { serving: Servi
     // Requests to /endpoints/<name>/score are answered by scoreListener before they reach Fastify;
     // this route documents them and serves the workspace-prefixed form of the URL.
     scope.post('/endpoints/:name/score', { config: { action: 'endpoints/score' }, schema: { summary: 'Score: the endpoint key (or a token) as a bearer credential; header azureml-model-deployment pins a deployment', tags } }, async (req, reply) => {
-      const answer = await score(deps, (req.params as { name: string }).name, req.headers, (req.body as Buffer | undefined) ?? Buffer.alloc(0));
+      const answer = await score(deps, (req.params as { name: string }).name, req.headers, (req.body as Buffer | undefined) ?? Buffer.alloc(0), String(req.id));
       return reply.status(answer.status).header('content-type', answer.contentType).header('azureml-model-deployment', answer.deployment).send(answer.body);
     });
   });

@@ -41,7 +41,7 @@ export function scoreListener(deps: ScoreDeps, next: (req: IncomingMessage, res:
     const requestId = headerValue(req.headers['x-request-id']) ?? randomUUID();
     const endpoint = decodeURIComponent(match[1] as string);
     readBody(req, deps.maxBodyBytes)
-      .then((body) => score(deps, endpoint, req.headers, body))
+      .then((body) => score(deps, endpoint, req.headers, body, requestId))
       .then(
         (answer) => {
           res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': answer.body.length, 'azureml-model-deployment': answer.deployment, 'x-request-id': requestId });
@@ -90,8 +90,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** One scoring request: the answer of the chosen deployment, or a LapisError that says why not. */
-export async function score(deps: ScoreDeps, name: string, headers: IncomingHttpHeaders, body: Buffer): Promise<ScoreAnswer> {
+/**
+ * One scoring request: the answer of the chosen deployment, or a LapisError that says why not.
+ * `requestId` is the correlation id of what the data collector records of it.
+ */
+export async function score(deps: ScoreDeps, name: string, headers: IncomingHttpHeaders, body: Buffer, requestId: string): Promise<ScoreAnswer> {
   const route = deps.serving.routing(name);
   if (!route) throw new LapisError('NOT_FOUND', `No online endpoint '${name}'.`);
   const header = headers.authorization;
@@ -116,19 +119,25 @@ export async function score(deps: ScoreDeps, name: string, headers: IncomingHttp
     if (!deployment) throw new LapisError('UNAVAILABLE', `Endpoint '${name}' sends no traffic anywhere: set it with lapis online-endpoint update --name ${name} --traffic "<deployment>=100".`);
   }
   const contentType = headerValue(headers['content-type']) ?? 'application/json';
+  const settings = route.deployments.get(deployment);
+  const collect = settings?.collect && deps.serving.collector.sampled(settings.collect) ? settings.collect : undefined;
   const started = performance.now();
   let status = 500;
+  let answer: { status: number; contentType: string; body: Buffer } | undefined;
   try {
-    const res = await send(deps.serving, name, deployment, body, contentType, route.deployments.get(deployment)?.timeoutMs ?? 5000);
-    status = res.status;
+    answer = await send(deps.serving, name, deployment, body, contentType, settings?.timeoutMs ?? 5000);
+    status = answer.status;
     // Shadow testing: only unpinned requests are copied; the client never sees the mirror's answer.
     if (!pinned && route.mirror && Math.random() * 100 < route.mirror[1]) void mirror(deps.serving, name, route.mirror[0], body, contentType, route.deployments.get(route.mirror[0])?.timeoutMs ?? 5000);
-    return { ...res, deployment };
+    return { ...answer, deployment };
   } catch (err) {
     if (err instanceof LapisError) status = err.status;
     throw err;
   } finally {
     deps.serving.stats.record(name, deployment, status, performance.now() - started);
+    if (collect) {
+      deps.serving.collector.record(collect, { workspace: route.workspace, endpoint: name, deployment, correlationId: requestId, request: { body, contentType }, response: answer });
+    }
   }
 }
 

@@ -25,6 +25,8 @@ import type { Database } from '../store/db.js';
 import type { DeploymentTable, EndpointTable } from '../store/schema.js';
 import { ServingRuntime, type Instance, type InstanceSpec } from './runtime.js';
 import { ServingStats, type DeploymentMetrics } from './stats.js';
+import { collectorConfig, DataCollector, type CollectorConfig, type CollectorStatus } from './collector.js';
+import type { DatastoreService } from '../datastores/service.js';
 
 const ENV_CLI = fileURLToPath(new URL('../../python/lapis_task/envcli.py', import.meta.url));
 
@@ -49,6 +51,8 @@ export interface DeploymentView {
   traffic: number;
   mirror_traffic: number;
   metrics: DeploymentMetrics;
+  /** Null when the deployment collects nothing. */
+  data_collector: CollectorStatus | null;
   created_at: number;
   created_by: string;
   updated_at: number;
@@ -76,7 +80,7 @@ export interface RoutingEntry {
   traffic: [string, number][];
   /** The deployment requests are copied to, and the share copied. */
   mirror: [string, number] | undefined;
-  deployments: Map<string, { timeoutMs: number }>;
+  deployments: Map<string, { timeoutMs: number; collect: CollectorConfig | undefined }>;
 }
 
 export interface ServingDeps {
@@ -86,6 +90,7 @@ export interface ServingDeps {
   models: ModelAssets;
   registry: ModelRegistry;
   content: ContentStore;
+  datastores: DatastoreService;
   dataDir: string;
   cacheDir: string;
   python: string;
@@ -97,12 +102,14 @@ const newKey = (): string => randomBytes(32).toString('base64url');
 export class ServingService {
   readonly runtime = new ServingRuntime();
   readonly stats = new ServingStats();
+  readonly collector: DataCollector;
   readonly #d: ServingDeps;
   readonly #routes = new Map<string, RoutingEntry>();
   #baseUrl = 'http://127.0.0.1:5050';
 
   constructor(deps: ServingDeps) {
     this.#d = deps;
+    this.collector = new DataCollector(deps.datastores, (err, where) => deps.log.error({ err }, `data collector: writing to ${where} failed`));
   }
 
   // ---- endpoints ----------------------------------------------------------------------------
@@ -201,6 +208,7 @@ export class ServingService {
     await this.#d.database.db.deleteFrom('endpoints').where('name', '=', row.name).execute();
     this.#routes.delete(row.name);
     this.stats.forget(row.name);
+    this.collector.forget(row.name);
   }
 
   async keys(workspace: string, name: string): Promise<{ primaryKey: string; secondaryKey: string }> {
@@ -259,6 +267,7 @@ export class ServingService {
 
   /** Every reference resolved before anything is created: the model version, the code upload, the environment. */
   async #resolve(workspace: string, spec: OnlineDeploymentSpec, upload: { code?: string }): Promise<RuntimeSpec> {
+    this.#collecting(spec); // a bad data_collector path is refused before anything is resolved
     const ref = parseAssetRef(spec.model, 'models');
     const scope = ref.registry ? `registry/${ref.registry}` : workspace;
     const version = await this.#d.models.resolveVersion(scopeOf(scope), ref.name, ref.version ?? 'latest');
@@ -442,6 +451,7 @@ export class ServingService {
     const mirror = (JSON.parse(endpoint.mirror_traffic) as Record<string, number>)[row.name] ?? 0;
     const spec = JSON.parse(row.spec) as OnlineDeploymentSpec;
     const runtime = JSON.parse(row.runtime) as RuntimeSpec;
+    const collect = this.#collecting(spec);
     const instances = this.runtime.instances(`${row.endpoint}/${row.name}`).map((i: Omit<Instance, 'child'>) => ({ index: i.index, state: i.state, pid: i.pid, restarts: i.restarts, inflight: i.inflight }));
     return {
       name: row.name,
@@ -456,6 +466,7 @@ export class ServingService {
       traffic,
       mirror_traffic: mirror,
       metrics: this.stats.of(row.endpoint, row.name),
+      data_collector: collect ? this.collector.status(row.endpoint, row.name, collect) : null,
       created_at: Number(row.created_at),
       created_by: row.created_by,
       updated_at: Number(row.updated_at),
@@ -475,6 +486,7 @@ export class ServingService {
     const rest = Object.fromEntries(Object.entries(traffic).filter(([k]) => k !== name));
     await this.#d.database.db.updateTable('endpoints').set({ traffic: JSON.stringify(rest), updated_at: now() }).where('name', '=', endpoint).execute();
     this.stats.forget(endpoint, name);
+    this.collector.forget(endpoint, name);
     await this.#refresh(endpoint);
   }
 
@@ -504,8 +516,17 @@ export class ServingService {
       keys: JSON.parse(this.#d.secrets.open(row.keys)) as [string, string],
       traffic: Object.entries(JSON.parse(row.traffic) as Record<string, number>).filter(([, pct]) => pct > 0),
       mirror: Object.entries(JSON.parse(row.mirror_traffic) as Record<string, number>).find(([, pct]) => pct > 0),
-      deployments: new Map(deployments.map((d) => [d.name, { timeoutMs: requestSettings(JSON.parse(d.spec) as OnlineDeploymentSpec).request_timeout_ms }])),
+      deployments: new Map(
+        deployments.map((d) => {
+          const spec = JSON.parse(d.spec) as OnlineDeploymentSpec;
+          return [d.name, { timeoutMs: requestSettings(spec).request_timeout_ms, collect: this.#collecting(spec) }];
+        }),
+      ),
     });
+  }
+
+  #collecting(spec: OnlineDeploymentSpec): CollectorConfig | undefined {
+    return collectorConfig(spec, this.#d.datastores);
   }
 
   /** At start: routing tables loaded, and every deployment that was up brought up again. */
@@ -520,6 +541,7 @@ export class ServingService {
 
   async close(): Promise<void> {
     await this.runtime.close();
+    await this.collector.flush();
   }
 
   async purge(workspace: string): Promise<void> {

@@ -455,6 +455,38 @@ const probe = Type.Object(
   { additionalProperties: false },
 );
 
+/** Azure ML writes booleans of the data collector as strings ('True'); both forms are taken. */
+const flag = Type.Union([Type.Boolean(), oneOf(['True', 'False', 'true', 'false'] as const, { description: 'A boolean, also as a string.' })], {
+  errorMessage: "must be true or false (or 'True' / 'False')",
+});
+
+export const DATA_COLLECTIONS = ['request', 'response', 'model_inputs', 'model_outputs'] as const;
+
+const collection = Type.Object(
+  {
+    enabled: Type.Optional(flag),
+    data: Type.Optional(
+      Type.Object(
+        { path: Type.Optional(Type.String({ minLength: 1, description: 'azureml://datastores/<datastore>/paths/<path>: where the records go.' })) },
+        { additionalProperties: false, description: "Where the collection's records are written." },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const dataCollector = Type.Object(
+  {
+    collections: Type.Partial(Type.Object(Object.fromEntries(DATA_COLLECTIONS.map((c) => [c, collection])) as Record<(typeof DATA_COLLECTIONS)[number], typeof collection>), {
+      additionalProperties: false,
+      description: 'request/response: the HTTP payloads; model_inputs/model_outputs: the rows scored and their predictions.',
+    }),
+    sampling_rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 1, description: 'Share of requests recorded, 0 to 1.' })),
+    rolling_rate: Type.Optional(oneOf(['minute', 'hour', 'day', 'Minute', 'Hour', 'Day'] as const, { default: 'hour', description: 'How often a new folder of records starts.' })),
+  },
+  { additionalProperties: false, description: 'Records sampled requests and answers, with a correlation id, in a datastore (for monitoring).' },
+);
+
 export const OnlineDeploymentSchema = Type.Object(
   {
     $schema: Type.Optional(schemaUrl),
@@ -498,7 +530,7 @@ export const OnlineDeploymentSchema = Type.Object(
     scale_settings: Type.Optional(Type.Object({}, { description: 'Recorded.' })),
     app_insights_enabled: Type.Optional(Type.Boolean({ description: 'Recorded.' })),
     egress_public_network_access: Type.Optional(Type.String({ description: 'Recorded.' })),
-    data_collector: Type.Optional(Type.Object({}, { description: 'Recorded (data collection comes later).' })),
+    data_collector: Type.Optional(dataCollector),
   },
   { ...topLevel, title: 'Lapis online deployment', description: 'An online deployment (Azure ML managed online deployment YAML).' },
 );

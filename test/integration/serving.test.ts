@@ -280,3 +280,77 @@ describe('bad input when managing endpoints', () => {
     expect(list.deployments.map((d) => d.name).sort()).toEqual(['broken', 'nocode', 'script']);
   });
 });
+
+describe('data collection', () => {
+  const root = 'azureml://datastores/workspaceblobstore/paths/modelDataCollector/iris-ep/collect';
+
+  it('refuses a collector that names an unknown collection or datastore, with the line', async () => {
+    const base = { name: 'collect', endpoint_name: 'iris-ep', model: 'azureml:iris-lr:1' };
+    const custom = await lapis(['online-deployment', 'create', '-f', await file('dc-custom.yml', { ...base, data_collector: { collections: { my_features: { enabled: 'True' } } } })]);
+    expect(custom.code).toBe(2);
+    expect(custom.stderr).toMatch(/dc-custom\.yml:\d+:\d+ data_collector\.collections\.my_features: unknown key 'my_features'; valid keys: request, response, model_inputs, model_outputs/);
+    const store = await lapis(['online-deployment', 'create', '-f', await file('dc-store.yml', { ...base, data_collector: { collections: { request: { data: { path: 'azureml://datastores/elsewhere/paths/x' } } } } })]);
+    expect(store.code).not.toBe(0);
+    expect(store.stderr).toMatch(/No datastore 'elsewhere'/);
+    expect((await api<{ deployments: { name: string }[] }>('/api/v1/online-endpoints/iris-ep/deployments')).deployments.map((d) => d.name)).not.toContain('collect');
+  });
+
+  it('records requests, answers, rows and predictions under one correlation id, readable from the datastore', async () => {
+    const spec = {
+      name: 'collect',
+      endpoint_name: 'iris-ep',
+      model: 'azureml:iris-lr:1',
+      data_collector: { sampling_rate: 1.0, rolling_rate: 'Minute', collections: { request: { enabled: 'True' }, response: { enabled: 'True' }, model_inputs: { enabled: 'True' }, model_outputs: { enabled: 'True' } } },
+    };
+    const created = await lapis(['online-deployment', 'create', '-f', await file('collect.yml', spec)]);
+    expect(created.code, `${created.stdout}\n${created.stderr}`).toBe(0);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${server.url}/endpoints/iris-ep/score`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'azureml-model-deployment': 'collect', 'x-request-id': `collect-${i}` },
+        body: JSON.stringify({ input_data: ROWS }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-request-id')).toBe(`collect-${i}`);
+      ids.push(`collect-${i}`);
+    }
+    expect((await score({ input_data: { ...ROWS, columns: ['a', 'b', 'c', 'd'] } }, { deployment: 'collect' })).status).toBe(400);
+
+    // Records reach storage within the collector's flush interval (2 s).
+    let show = '';
+    for (let waited = 0; waited < 15_000 && !/model_outputs\s+3\b/.test(show); waited += 500) {
+      await new Promise((r) => setTimeout(r, 500));
+      show = (await lapis(['online-deployment', 'show', '--name', 'collect', '--endpoint-name', 'iris-ep'])).stdout;
+    }
+    expect(show).toMatch(/Data collection:\s+100% of requests, a folder per minute/);
+    expect(show).toMatch(/request\s+4\s+azureml:\/\/datastores\/workspaceblobstore\/paths\/modelDataCollector\/iris-ep\/collect\/request/);
+    expect(show).toMatch(/model_inputs\s+3\b/);
+
+    const listing = await lapis(['datastore', 'files', root]);
+    expect(listing.code, listing.stderr).toBe(0);
+    expect(listing.stdout).toMatch(/model_inputs\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/\d{2}\/.+\.jsonl/);
+    const dest = join(work, 'collected');
+    const download = await lapis(['datastore', 'download', root, '--download-path', dest]);
+    expect(download.code, download.stderr).toBe(0);
+    const { readdir, readFile } = await import('node:fs/promises');
+    const read = async (collection: string) => {
+      const out: Record<string, unknown>[] = [];
+      for (const f of await readdir(join(dest, 'collect', collection), { recursive: true, withFileTypes: true })) {
+        if (f.isFile()) out.push(...(await readFile(join(f.parentPath, f.name), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
+      }
+      return out.sort((a, b) => String(a.correlation_id).localeCompare(String(b.correlation_id)));
+    };
+    const inputs = await read('model_inputs');
+    expect(inputs.map((r) => r.correlation_id)).toEqual(ids);
+    expect(inputs[0]?.data).toEqual(ROWS.data.map((row) => Object.fromEntries(ROWS.columns.map((c, i) => [c, row[i]]))));
+    const outputs = await read('model_outputs');
+    expect(outputs.map((r) => [r.correlation_id, r.data])).toEqual(ids.map((id) => [id, [{ prediction: 0 }, { prediction: 2 }]]));
+    const responses = await read('response');
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 200, 400]);
+    expect((await read('request')).filter((r) => ids.includes(String(r.correlation_id))).map((r) => r.data)).toEqual(ids.map(() => ({ input_data: ROWS })));
+
+    const del = await lapis(['online-deployment', 'delete', '--name', 'collect', '--endpoint-name', 'iris-ep']);
+    expect(del.code, del.stderr).toBe(0);
+  });
+});
