@@ -215,10 +215,10 @@ export class JobService {
   }
 
   async #jobOutput(workspace: string, job: string, output: string): Promise<{ hash: string | null; files: ContentFile[] } | undefined> {
-    const row = await this.#d.database.db.selectFrom('jobs').select(['outputs', 'status']).where('name', '=', job).where('workspace', '=', workspace).executeTakeFirst();
+    const row = await this.#d.database.db.selectFrom('jobs').select(['outputs', 'spec']).where('name', '=', job).where('workspace', '=', workspace).executeTakeFirst();
     if (!row) return undefined;
     const outputs = row.outputs ? (JSON.parse(row.outputs) as Record<string, { hash: string | null }>) : {};
-    const spec = JSON.parse((await this.#row(workspace, job)).spec) as JobSpec;
+    const spec = JSON.parse(row.spec) as JobSpec;
     if (!(output in (spec.outputs ?? {}))) return undefined;
     const hash = outputs[output]?.hash ?? null;
     if (!hash) return { hash: null, files: [] };
