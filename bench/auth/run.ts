@@ -19,7 +19,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeDocsSection } from '../lib/report.js';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { machineInfo, machineLine } from '../lib/machine.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -359,12 +360,6 @@ async function checkCost(dataDir: string, token: string, iterations: number): Pr
 
 // ---- reporting ------------------------------------------------------------------------------------------------
 
-function commit(): string {
-  const res = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
-  return res.status === 0 ? `${res.stdout.trim()}${dirty.stdout.trim() ? ' (with local changes)' : ''}` : 'unknown';
-}
-
 interface Result {
   off: Measurement;
   on: Measurement;
@@ -393,7 +388,7 @@ function docsSection(r: Result, loadBefore: number): string {
   return [
     `## Auth (${date})`,
     '',
-    `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, Linux ${release()}; Node ${process.versions.node}; Lapis ${commit()}. Load average before: ${fmt(loadBefore, 2)}.`,
+    `${machineLine(machineInfo(ROOT))} Load average before: ${fmt(loadBefore, 2)}.`,
     '',
     ...table(r),
     '',

@@ -22,7 +22,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LapisClient, type Job, type JobStatus } from '../../src/client/index.js';
@@ -30,6 +29,7 @@ import { uploadContent } from '../../src/client/upload.js';
 import { HttpClient, sleep } from '../lib/http.js';
 import { percentile, pool } from '../lib/load.js';
 import { machineBusySeconds, processTree } from '../lib/proc.js';
+import { machineInfo, machineLine, type Machine as Host } from '../lib/machine.js';
 import { markdownTable, textTable, writeDocsSection } from '../lib/report.js';
 import { killAllNow, startLapis, startMlflow, stopAll, type RunningServer } from '../lib/servers.js';
 
@@ -624,42 +624,7 @@ function rows(t: ThroughputPhase, f: Figures): { rows: Row[]; failed: string[] }
   };
 }
 
-interface Machine {
-  date: string;
-  cpu: string;
-  cores: number;
-  ramGiB: number;
-  kernel: string;
-  node: string;
-  python: string;
-  mlflow: string;
-  commit: string;
-  loadBefore: number;
-}
-
-function machineInfo(py: { python: string; mlflow: string }): Machine {
-  let commit = 'unknown';
-  try {
-    commit = sh('git', ['rev-parse', '--short', 'HEAD']);
-    // --no-optional-locks: a read-only look, never a refresh of the index.
-    const dirty = sh('git', ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'python']);
-    if (dirty.length > 0) commit += ' + uncommitted changes in src/ or python/';
-  } catch {
-    // not a git checkout
-  }
-  return {
-    date: new Date().toISOString().slice(0, 10),
-    cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
-    cores: cpus().length,
-    ramGiB: totalmem() / 1024 ** 3,
-    kernel: `Linux ${release()}`,
-    node: process.version,
-    python: py.python,
-    mlflow: py.mlflow,
-    commit,
-    loadBefore: loadavg()[0] ?? 0,
-  };
-}
+type Machine = Host & { python: string; mlflow: string };
 
 const dist = (xs: readonly number[], digits = 0): string => `p50 ${fmt(median(xs), digits)}, p99 ${fmt(p99(xs), digits)}, max ${fmt(max(xs), digits)}`;
 
@@ -671,7 +636,7 @@ function docsSection(mc: Machine, table: Row[], s: SubmitPhase, t: ThroughputPha
   return `## Jobs (${mc.date})
 
 \`npm run bench:jobs\` (builds Lapis first; about ${fmt(Math.max(1, totalS / 60))} min; \`-- --no-build\`, \`--no-write\` to only print, \`--submits N\`, \`--peer-runs N\`, \`--jobs N\` for a shorter run, \`--no-peer\`).
-Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kernel}; Node ${mc.node}, Python ${mc.python}, MLflow ${mc.mlflow}; Lapis ${mc.commit}.
+${machineLine(mc, `Python ${mc.python}, MLflow ${mc.mlflow}`)}
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed phases, in cores: submit-to-running ${fmt(s.otherCores, 2)}, MLflow Projects ${p ? fmt(p.otherCores, 2) : 'n/a'}, ${n} jobs ${fmt(t.otherCores, 2)}.${buildNote ? `\nNote: ${buildNote}.` : ''}
 
 ${markdownTable(HEAD, table)}
@@ -717,7 +682,7 @@ async function main(): Promise<void> {
   }
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/cli/main.js is missing: run npm run build');
   const py = await pythonEnv();
-  const machine = machineInfo(py);
+  const machine: Machine = { ...machineInfo(ROOT), python: py.python, mlflow: py.mlflow };
   log(`Machine: ${machine.cores} cores, ${fmt(machine.ramGiB, 1)} GiB, Node ${machine.node}, Python ${machine.python}, MLflow ${machine.mlflow}; load average ${fmt(machine.loadBefore, 2)}`);
 
   let peer: PeerPhase | undefined;

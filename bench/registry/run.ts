@@ -17,9 +17,10 @@
  * exit path (SIGINT included).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { machineInfo, machineLine, type Machine as Host } from '../lib/machine.js';
 import { markdownTable, textTable, writeDocsSection } from '../lib/report.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpClient, sleep } from '../lib/http.js';
@@ -621,48 +622,16 @@ function rows(l: LapisResult, m: MlflowResult, f: Figures, agreeOk: boolean): { 
 
 
 
-interface Machine {
-  date: string;
-  cpu: string;
-  cores: number;
-  ramGiB: number;
-  kernel: string;
-  node: string;
-  python: string;
-  mlflow: string;
-  commit: string;
-  loadBefore: number;
-  fs: string;
-}
+type Machine = Host & { python: string; mlflow: string; fs: string };
 
-function machineInfo(py: { python: string; mlflow: string }, work: string): Machine {
-  let commit = 'unknown';
+/** `ext4 on /dev/…`: the filesystem the upload and the copy write to. */
+function filesystemOf(path: string): string {
   try {
-    commit = sh('git', ['rev-parse', '--short', 'HEAD']);
-    if (sh('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src']).length > 0) commit += ' + uncommitted changes in src/';
+    const out = sh('df', ['--output=source,fstype', path]).split('\n')[1]?.trim().split(/\s+/) ?? [];
+    return `${out[1] ?? '?'} on ${out[0] ?? '?'}`;
   } catch {
-    // not a git checkout
+    return 'unknown filesystem';
   }
-  let fs = 'unknown filesystem';
-  try {
-    const out = sh('df', ['--output=source,fstype', work]).split('\n')[1]?.trim().split(/\s+/) ?? [];
-    fs = `${out[1] ?? '?'} on ${out[0] ?? '?'}`;
-  } catch {
-    // no df
-  }
-  return {
-    date: new Date().toISOString().slice(0, 10),
-    cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
-    cores: cpus().length,
-    ramGiB: totalmem() / 1024 ** 3,
-    kernel: `Linux ${release()}`,
-    node: process.version,
-    python: py.python,
-    mlflow: py.mlflow,
-    commit,
-    loadBefore: loadavg()[0] ?? 0,
-    fs,
-  };
 }
 
 function docsSection(mc: Machine, table: Row[], l: LapisResult, m: MlflowResult, f: Figures, agree: string, totalS: number, profiles: string): string {
@@ -679,7 +648,7 @@ function docsSection(mc: Machine, table: Row[], l: LapisResult, m: MlflowResult,
   return `## Registry (${mc.date})
 
 \`npm run bench:registry\` (\`-- --no-write\` to print only, \`--profile\` to CPU-profile the Lapis phases, \`--models 1000 --file-mib 16 --no-build\` for a quick run).
-Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kernel}, work files on ${mc.fs}; Node ${mc.node}, Python ${mc.python}, MLflow ${mc.mlflow}; Lapis ${mc.commit}${BUILD_NOTE ? ` (${BUILD_NOTE})` : ''}.
+${machineLine(mc, `Python ${mc.python}, MLflow ${mc.mlflow}; work files on ${mc.fs}`)}${BUILD_NOTE ? ` Build: ${BUILD_NOTE}.` : ''}
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed searches: Lapis ${fmt(l.search.otherCores, 2)}, MLflow ${fmt(m.search.otherCores, 2)} cores; during the uploads: ${up.rounds.map((r) => fmt(r.otherCores, 2)).join(' / ')} cores.
 
 ${markdownTable(HEAD, table)}
@@ -730,7 +699,7 @@ async function main(): Promise<void> {
   }
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/cli/main.js is missing: run npm run build');
   const py = await pythonEnv();
-  const machine = machineInfo(py, WORK);
+  const machine: Machine = { ...machineInfo(ROOT), python: py.python, mlflow: py.mlflow, fs: filesystemOf(WORK) };
   log(`Machine: ${machine.cores} cores, ${fmt(machine.ramGiB, 1)} GiB, Node ${machine.node}, Python ${machine.python}, MLflow ${machine.mlflow}; load average ${fmt(machine.loadBefore, 2)}; ${machine.fs}`);
 
   log(`Generating ${fmt(OPTS.models)} models × ${VERSIONS} versions (seeded PRNG)`);

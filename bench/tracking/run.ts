@@ -9,9 +9,10 @@
  * docs), on a database seeded like the full bench's, for quick A/B runs of the ingestion path.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { machineInfo, machineLine, type Machine as Host } from '../lib/machine.js';
 import { markdownTable, textTable, writeDocsSection } from '../lib/report.js';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpClient, sleep } from '../lib/http.js';
@@ -657,40 +658,7 @@ const HEAD: Row = { figure: 'figure', lapis: 'Lapis', mlflow: 'MLflow', ratio: '
 
 
 
-interface Machine {
-  date: string;
-  cpu: string;
-  cores: number;
-  ramGiB: number;
-  kernel: string;
-  node: string;
-  python: string;
-  mlflow: string;
-  commit: string;
-  loadBefore: number;
-}
-
-function machineInfo(py: { python: string; mlflow: string }): Machine {
-  let commit = 'unknown';
-  try {
-    commit = sh('git', ['rev-parse', '--short', 'HEAD']);
-    if (sh('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src']).length > 0) commit += ' + uncommitted changes in src/';
-  } catch {
-    // not a git checkout
-  }
-  return {
-    date: new Date().toISOString().slice(0, 10),
-    cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
-    cores: cpus().length,
-    ramGiB: totalmem() / 1024 ** 3,
-    kernel: `Linux ${release()}`,
-    node: process.version,
-    python: py.python,
-    mlflow: py.mlflow,
-    commit,
-    loadBefore: loadavg()[0] ?? 0,
-  };
-}
+type Machine = Host & { python: string; mlflow: string };
 
 function docsSection(mc: Machine, table: Row[], l: ServerResult, m: ServerResult, agreement: string, totalS: number, profiled: string[]): string {
   const c = CFG;
@@ -705,7 +673,7 @@ first; about 10 minutes; \`-- --no-build\`, \`--no-write\` to only print, \`--ru
 experiment, \`--profile\` to CPU-profile Lapis's ingestion, \`--ingest-only [--repeat N]\` for Lapis's ingestion
 phase alone). MLflow comes from the cached virtualenv of \`scripts/python-test-env.sh\`; working files go to \`bench/.work/tracking/\`. Each run replaces this section.
 
-Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kernel}; Node ${mc.node}, Python ${mc.python}, MLflow ${mc.mlflow}; Lapis ${mc.commit}.
+${machineLine(mc, `Python ${mc.python}, MLflow ${mc.mlflow}`)}
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed
 ingestion / search / history phases, in cores: Lapis ${other(l)}, MLflow ${other(m)}.
 
@@ -746,7 +714,7 @@ async function main(): Promise<void> {
     return;
   }
   const py = await pythonEnv();
-  const machine = machineInfo(py);
+  const machine: Machine = { ...machineInfo(ROOT), python: py.python, mlflow: py.mlflow };
   log(`Machine: ${machine.cores} cores, ${fmt(machine.ramGiB, 1)} GiB, Node ${machine.node}, Python ${machine.python}, MLflow ${machine.mlflow}; load average ${fmt(machine.loadBefore, 2)}`);
   if (machine.loadBefore > 0.5) log('  note: the machine is not idle; other processes will share the 2 cores with the bench');
 
