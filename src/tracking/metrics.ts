@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { invalid } from '../core/errors.js';
+import { downsampleIndices } from '../core/downsample.js';
 import { decodePageToken, paginate } from '../core/pagination.js';
 import type { Database } from '../store/db.js';
 import type { Workspace } from '../workspaces/service.js';
@@ -55,23 +56,7 @@ export class MetricService {
     const cacheKey = HistoryCache.key(run.run_uuid, key);
     const cached = this.cache.get(cacheKey);
     if (cached !== undefined) return cached;
-    let rows: [number, number, number, number][];
-    if (this.#database.sqlite) {
-      // The primary key is (run_key, key, step, timestamp, value, is_nan): this is one range scan, already in order.
-      this.#historyStmt ??= this.#database.sqlite.prepare('select step, timestamp, value, is_nan from metrics where run_key = ? and key = ? order by step, timestamp, value').raw(true);
-      rows = this.#historyStmt.all(run.run_key, key) as [number, number, number, number][];
-    } else {
-      const objects = await this.#database.db
-        .selectFrom('metrics')
-        .select(['step', 'timestamp', 'value', 'is_nan'])
-        .where('run_key', '=', run.run_key)
-        .where('key', '=', key)
-        .orderBy('step')
-        .orderBy('timestamp')
-        .orderBy('value')
-        .execute();
-      rows = objects.map((o) => [Number(o.step), Number(o.timestamp), o.value, o.is_nan]);
-    }
+    const rows = await this.#rows(run.run_key, key);
     // V8 serialises arrays of same-shaped plain objects faster than any string building here.
     const metrics = new Array<MetricView>(rows.length);
     for (let i = 0; i < rows.length; i++) {
@@ -84,6 +69,42 @@ export class MetricService {
   }
 
   #historyStmt: Statement | undefined;
+
+  /** [step, timestamp, value, is_nan] rows of one history, in step order. */
+  async #rows(runKey: number, key: string): Promise<[number, number, number, number][]> {
+    if (this.#database.sqlite) {
+      // The primary key is (run_key, key, step, timestamp, value, is_nan): this is one range scan, already in order.
+      this.#historyStmt ??= this.#database.sqlite.prepare('select step, timestamp, value, is_nan from metrics where run_key = ? and key = ? order by step, timestamp, value').raw(true);
+      return this.#historyStmt.all(runKey, key) as [number, number, number, number][];
+    }
+    const objects = await this.#database.db
+      .selectFrom('metrics')
+      .select(['step', 'timestamp', 'value', 'is_nan'])
+      .where('run_key', '=', runKey)
+      .where('key', '=', key)
+      .orderBy('step')
+      .orderBy('timestamp')
+      .orderBy('value')
+      .execute();
+    return objects.map((o) => [Number(o.step), Number(o.timestamp), o.value, o.is_nan]);
+  }
+
+  /**
+   * A history for a chart: at most `maxPoints` points, each step bucket keeping its lowest and
+   * highest value (spikes stay visible), plus the total number of points the history holds.
+   */
+  async historyDownsampled(ws: Workspace, runId: unknown, metricKey: unknown, maxPoints: number): Promise<{ metrics: MetricView[]; total: number }> {
+    const run = await this.#runs.findRow(ws, runId);
+    const key = checkKey('Metric', metricKey);
+    const rows = await this.#rows(run.run_key, key);
+    const steps = rows.map((r) => r[0]);
+    const values = rows.map((r) => (r[3] ? null : r[2]));
+    const metrics = downsampleIndices(steps, values, maxPoints).map((i) => {
+      const [step, timestamp, value, isNan] = rows[i] as [number, number, number, number];
+      return { key, value: isNan || !Number.isFinite(value) ? jsonNumber(value, isNan) : value, timestamp, step };
+    });
+    return { metrics, total: rows.length };
+  }
 
   /**
    * Down-sampled histories for charts: per run, up to max_results evenly spaced steps in the

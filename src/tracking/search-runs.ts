@@ -15,6 +15,10 @@ export interface SearchRunsRequest {
   viewType: ViewType;
   maxResults: number;
   pageToken?: string | undefined;
+  /** Random access (native API): start at this row instead of a page token's position. */
+  offset?: number | undefined;
+  /** Also count every matching run. */
+  includeTotal?: boolean | undefined;
 }
 
 const ATTRIBUTE_COLUMNS: Record<string, string> = {
@@ -107,11 +111,11 @@ async function pickDriver(database: Database, clauses: Clause[]): Promise<number
   return best?.index;
 }
 
-export async function searchRuns(database: Database, ws: Workspace, req: SearchRunsRequest): Promise<{ runs: RunView[]; nextPageToken: string | undefined }> {
-  const { offset } = decodePageToken(req.pageToken);
+export async function searchRuns(database: Database, ws: Workspace, req: SearchRunsRequest): Promise<{ runs: RunView[]; nextPageToken: string | undefined; total?: number }> {
+  const offset = req.offset ?? decodePageToken(req.pageToken).offset;
   const clauses = parseFilter('runs', req.filter);
   const orders = parseOrderBys('runs', req.orderBy);
-  if (req.experimentIds.length === 0) return { runs: [], nextPageToken: undefined };
+  if (req.experimentIds.length === 0) return { runs: [], nextPageToken: undefined, ...(req.includeTotal ? { total: 0 } : {}) };
   // PostgreSQL's planner, with statistics, orders these joins itself; SQLite's needs the hint.
   const driverIndex = database.dialect === 'sqlite' ? await pickDriver(database, clauses) : undefined;
   let from = sql`runs r`;
@@ -127,15 +131,20 @@ export async function searchRuns(database: Database, ws: Workspace, req: SearchR
   const joins = orderParts.flatMap((p) => (p.join ? [p.join] : []));
   const orderBy = [...orderParts.flatMap((p) => p.order), sql`r.start_time desc`, sql`r.run_uuid asc`];
   const stages = viewTypeStages(req.viewType);
-  const query = sql<RunTable>`
-    select r.* from ${from} ${sql.join(joins, sql` `)}
-    where r.workspace = ${ws.name}
+  const where = sql`r.workspace = ${ws.name}
       and r.experiment_id in (${sql.join(req.experimentIds)})
       and r.lifecycle_stage in (${sql.join(stages)})
-      and ${and(conditions)}
+      and ${and(conditions)}`;
+  const query = sql<RunTable>`
+    select r.* from ${from} ${sql.join(joins, sql` `)}
+    where ${where}
     order by ${sql.join(orderBy)}
     limit ${req.maxResults + 1} offset ${offset}`;
   const { rows } = await query.execute(database.db);
   const page = paginate(rows, offset, req.maxResults);
-  return { runs: await hydrateRuns(database.db, page.items), nextPageToken: page.nextPageToken };
+  const runs = await hydrateRuns(database.db, page.items);
+  if (!req.includeTotal) return { runs, nextPageToken: page.nextPageToken };
+  // The order joins are left joins on unique keys: they change no count, so the count skips them.
+  const counted = await sql<{ n: number | string }>`select count(*) as n from ${from} where ${where}`.execute(database.db);
+  return { runs, nextPageToken: page.nextPageToken, total: Number(counted.rows[0]?.n ?? 0) };
 }
