@@ -52,7 +52,7 @@ export function MetricChart({ title, series, xAxis = 'step', smoothing = 0, log 
       height,
       scales: { x: { time: xAxis === 'time' }, y: { distr: log ? 3 : 1 } },
       axes: [{ ...axis, label: xAxis === 'step' ? 'step' : xAxis === 'time' ? 'time' : 'seconds since start' }, axis],
-      series: [{ label: xAxis }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, spanGaps: true, points: { show: false } }))],
+      series: [{ label: xAxis === 'relative' ? 'seconds' : xAxis }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, spanGaps: true, points: { show: false } }))],
       cursor: { drag: { x: true, y: false } },
       hooks: { draw: [() => drawn.current?.(performance.now() - started.current)] },
     };

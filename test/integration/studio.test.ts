@@ -1,0 +1,240 @@
+/**
+ * The studio end to end: a real server with authentication on, data logged by the real mlflow
+ * client, a real job, and headless Chromium (Debian's, through playwright-core) doing what a user
+ * does. Screenshots of the main pages go to test-results/studio/ (git-ignored).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LapisClient } from '../../src/client/index.js';
+import { launchChromium } from '../support/browser.js';
+import { runCli } from '../support/cli.js';
+import { python, startLapis, type LapisServer } from '../support/server.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SHOTS = join(ROOT, 'test-results', 'studio');
+const PASSWORD = 'studio-e2e-password';
+
+let server: LapisServer;
+let browser: Browser;
+let page: Page;
+let experimentId: string;
+let runs: { run_id: string; name: string }[];
+let token: string;
+const pageErrors: string[] = [];
+
+const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+beforeAll(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  server = await startLapis({
+    backend: 'sqlite',
+    args: ['--auth', 'on'],
+    env: { LAPIS_ADMIN_PASSWORD: PASSWORD, LAPIS_PYTHON: process.env.LAPIS_TEST_PYTHON as string, LAPIS_LOCAL_SLOTS: '1' },
+  });
+  const [logged, b] = await Promise.all([
+    python('test/python/studio_data.py', ['studio-e2e'], { MLFLOW_TRACKING_URI: server.url, MLFLOW_TRACKING_USERNAME: 'admin', MLFLOW_TRACKING_PASSWORD: PASSWORD, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' }),
+    launchChromium(),
+  ]);
+  browser = b;
+  if (logged.code !== 0) throw new Error(`studio_data.py failed:\n${logged.stderr.slice(-3000)}`);
+  ({ experiment_id: experimentId, runs } = JSON.parse(logged.stdout.trim().split('\n').pop() as string) as { experiment_id: string; runs: typeof runs });
+  token = (await new LapisClient({ url: server.url }).auth.login('admin', PASSWORD)).token;
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('the API the studio pages with', () => {
+  it('searches runs at any offset with a total count, and down-samples histories keeping extremes', async () => {
+    const client = new LapisClient({ url: server.url, token });
+    const page2 = await client.runs.search({ experiments: [experimentId], orderBy: ['params.alpha ASC'], maxResults: 2, offset: 2, includeTotal: true });
+    expect(page2.total_count).toBe(5);
+    expect(page2.runs.map((r) => r.info.run_name)).toEqual(['ridge-1.0', 'ridge-2.0']);
+    const filtered = await client.runs.search({ experiments: [experimentId], filter: "params.solver = 'svd'", includeTotal: true });
+    expect(filtered.total_count).toBe(2);
+    await expect(client.runs.search({ experiments: [experimentId], offset: 1, pageToken: page2.next_page_token as string })).rejects.toThrow(/either offset or page_token/);
+
+    const runId = (runs[0] as { run_id: string }).run_id;
+    const full = await client.runs.metricHistory(runId, 'loss');
+    const small = await client.runs.metricHistory(runId, 'loss', { maxPoints: 20 });
+    expect(full.metrics).toHaveLength(300);
+    expect(small.total).toBe(300);
+    expect(small.metrics.length).toBeLessThanOrEqual(22);
+    const values = (h: typeof full) => h.metrics.map((m) => m.value as number);
+    // The ends and the extremes of the whole history survive down-sampling.
+    expect(small.metrics[0]).toEqual(full.metrics[0]);
+    expect(small.metrics.at(-1)).toEqual(full.metrics.at(-1));
+    expect(Math.max(...values(small))).toBe(Math.max(...values(full)));
+    expect(Math.min(...values(small))).toBe(Math.min(...values(full)));
+    await expect(client.runs.metricHistory(runId, 'loss', { maxPoints: 1 })).rejects.toThrow(/max_points/);
+  });
+});
+
+describe('the studio', () => {
+  it('is served at / with a login page, and never answers for the API', async () => {
+    const api = await fetch(`${server.url}/api/v1/no-such-route`, { headers: { accept: 'text/html' } });
+    expect(api.status).toBe(404);
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('ENDPOINT_NOT_FOUND');
+    const mlflow = await fetch(`${server.url}/ajax-api/2.0/mlflow/nope`, { headers: { accept: 'text/html' } });
+    expect((await mlflow.json()) as object).toHaveProperty('error_code');
+    const prefixed = await fetch(`${server.url}/workspaces/default/w/default/experiments`, { headers: { accept: 'text/html' } });
+    expect(prefixed.status).toBe(404);
+    const deep = await fetch(`${server.url}/w/default/runs/abc?tab=charts`, { headers: { accept: 'text/html' } });
+    expect(deep.status).toBe(200);
+    expect(await deep.text()).toContain('<div id="root">');
+    expect((await fetch(`${server.url}/assets/no-such-file.js`)).status).toBe(404);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+
+    await page.goto(`${server.url}/w/default/experiments/${experimentId}`);
+    await page.waitForURL(/\/login\?next=/);
+    await shot('login');
+    await page.getByLabel('User name').fill('admin');
+    await page.getByLabel('Password').fill('wrong');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: /password/i }).waitFor();
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // Back where the link pointed, signed in.
+    await page.waitForURL(`${server.url}/w/default/experiments/${experimentId}`);
+    await page.getByRole('heading', { name: 'studio-e2e' }).waitFor();
+  });
+
+  it('lists runs, filters them with the search grammar, and marks a bad token', async () => {
+    await page.getByText('5 runs').waitFor();
+    expect(await page.getByRole('row').count()).toBe(6);
+    await shot('runs');
+    await page.keyboard.press('/');
+    await page.keyboard.type("params.alpha = '0.5'");
+    await page.keyboard.press('Enter');
+    await page.getByText('1 run', { exact: true }).waitFor();
+    expect(page.url()).toContain('filter=params.alpha');
+    expect(await page.getByRole('gridcell', { name: 'ridge-0.5', exact: true }).isVisible()).toBe(true);
+
+    await page.getByLabel('Filter runs').fill('metrics.loss < 1 and params.alpha === 3');
+    await page.keyboard.press('Enter');
+    const bad = page.getByTestId('bad-token');
+    await bad.waitFor();
+    expect(await bad.textContent()).toBe('===');
+    expect(await page.locator('#filter-error').textContent()).toMatch(/position 34/);
+    await shot('runs-filter-error');
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByText('5 runs').waitFor();
+  });
+
+  it('sorts by a column from the header', async () => {
+    await page.getByRole('columnheader', { name: 'loss' }).getByRole('button').click();
+    await page.waitForURL(/order=metrics\.loss/);
+    const first = () => page.getByRole('row').nth(1).getByRole('gridcell').nth(1).textContent();
+    expect(await first()).toBe('ridge-5.0'); // the highest loss, descending
+    await page.getByRole('columnheader', { name: 'loss' }).getByRole('button').click();
+    await page.waitForURL(/order=metrics\.loss(%20|\+)ASC/);
+    await expect.poll(first).toBe('ridge-0.1');
+  });
+
+  it('opens a run: parameters, a metric chart with log scale and smoothing, artifact previews', async () => {
+    const run = runs[0] as { run_id: string };
+    await page.goto(`${server.url}/w/default/runs/${run.run_id}`);
+    await page.getByRole('heading', { name: 'Parameters' }).waitFor();
+    await expect(page.getByRole('row', { name: 'alpha 0.1' }).isVisible()).resolves.toBe(true);
+    await shot('run');
+    await page.getByRole('tab', { name: 'Charts' }).click();
+    const chart = page.getByTestId('chart-loss');
+    await chart.locator('canvas').waitFor();
+    await page.getByLabel('Log scale').check();
+    await page.waitForURL(/log=1/);
+    await page.getByLabel('X axis').selectOption('relative');
+    await page.waitForURL(/x=relative/);
+    await chart.locator('canvas').waitFor();
+    expect(await chart.locator('.u-legend').textContent()).toContain('seconds');
+    await shot('run-charts');
+
+    await page.getByRole('tab', { name: 'Artifacts' }).click();
+    const preview = page.getByTestId('artifact-preview');
+    await page.getByRole('link', { name: 'config.json' }).click();
+    await expect.poll(() => preview.textContent()).toContain('"layers"');
+    await page.getByRole('link', { name: 'weights.json' }).click();
+    await preview.getByRole('cell', { name: '-1.25' }).waitFor();
+    await page.getByRole('link', { name: 'curve.png' }).click();
+    await preview.locator('img').waitFor();
+    expect(await preview.locator('img').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100);
+    await page.getByRole('link', { name: 'model/MLmodel' }).click();
+    await expect.poll(() => preview.textContent()).toContain('flavors');
+    await shot('run-artifacts');
+  });
+
+  it('compares two runs: overlaid curves, parameter diff, parallel coordinates', async () => {
+    await page.goto(`${server.url}/w/default/experiments/${experimentId}`);
+    await page.getByText('5 runs').waitFor();
+    // Keyboard: focus the table, select the first two rows with Space.
+    await page.getByRole('grid', { name: 'Runs' }).focus();
+    await page.keyboard.press('Space');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Space');
+    await page.getByRole('button', { name: 'Compare (2)' }).click();
+    await page.waitForURL(/\/compare\?runs=/);
+    const diff = page.getByTestId('param-diff');
+    await diff.waitFor();
+    expect(await diff.getByRole('row').count()).toBe(3); // header, alpha, solver: fit_intercept is the same
+    await page.locator('svg.pcoords polyline').nth(1).waitFor();
+    expect(await page.locator('svg.pcoords polyline').count()).toBe(2);
+    await page.getByTestId('chart-accuracy').locator('canvas').waitFor();
+    expect(await page.getByTestId('chart-accuracy').locator('.u-legend .u-series').count()).toBe(3); // x + two runs
+    await shot('compare');
+  });
+
+  it("follows a job's live log while it runs, then shows its end and its run", async () => {
+    const submitted = await runCli(['job', 'create', '-f', join(ROOT, 'test/jobs/sleeper-job.yml'), '--name', 'studio_sleeper', '-o', 'json'], { url: server.url, env: { LAPIS_TOKEN: token } });
+    expect(submitted.code, submitted.stderr).toBe(0);
+    await page.goto(`${server.url}/w/default/jobs`);
+    await page.getByRole('gridcell', { name: 'studio sleeper' }).waitFor();
+    await shot('jobs');
+    await page.getByRole('link', { name: 'studio sleeper' }).click();
+    const log = page.getByTestId('job-log');
+    // Lines arrive while the job is still running: the stream is live, not a replay at the end.
+    await expect.poll(() => log.textContent(), { timeout: 60_000 }).toMatch(/tick 3\b/);
+    expect(await page.getByText('● live').isVisible()).toBe(true);
+    const job = await new LapisClient({ url: server.url, token }).jobs.get('studio_sleeper');
+    expect(job.status).toBe('Running');
+    await shot('job-running');
+    await page.getByText('ended: Completed').waitFor({ timeout: 60_000 });
+    expect(await log.textContent()).toContain('finished');
+    const outputs = page.getByTestId('job-outputs');
+    await expect.poll(() => outputs.textContent()).toMatch(/result.*1 files/);
+    await outputs.getByText('files', { exact: true }).click();
+    await outputs.getByText('done.txt').waitFor();
+    await page.getByRole('link', { name: job.run_id }).click();
+    await page.waitForURL(new RegExp(`/runs/${job.run_id}`));
+    await page.getByText('lapis.job').waitFor();
+  });
+
+  it('has a workspace switcher, keyboard shortcuts and a dark mode', async () => {
+    await new LapisClient({ url: server.url, token }).workspaces.create('team-b');
+    await page.goto(`${server.url}/w/default/jobs`);
+    await page.getByLabel('Workspace').selectOption('team-b');
+    await page.waitForURL(/\/w\/team-b\/jobs$/);
+    await page.getByText('No jobs yet').waitFor();
+    await page.keyboard.press('g');
+    await page.keyboard.press('e');
+    await page.waitForURL(/\/w\/team-b\/experiments$/);
+    await page.keyboard.press('t');
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await page.goto(`${server.url}/w/default/experiments/${experimentId}`);
+    await page.getByText('5 runs').waitFor();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await shot('runs-dark');
+    const session = (await page.evaluate(() => localStorage.getItem('lapis.token'))) as string;
+    expect(await new LapisClient({ url: server.url, token: session }).auth.whoami()).toMatchObject({ name: 'admin' });
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    // The token was revoked, not just forgotten.
+    await expect(new LapisClient({ url: server.url, token: session }).auth.whoami()).rejects.toThrow(/token/i);
+    expect(pageErrors).toEqual([]);
+  });
+});
