@@ -163,7 +163,7 @@ describe('the studio', () => {
     await preview.getByRole('cell', { name: '-1.25' }).waitFor();
     await page.getByRole('link', { name: 'curve.png' }).click();
     await preview.locator('img').waitFor();
-    expect(await preview.locator('img').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(100);
+    expect(await preview.locator('img').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(100);
     await page.getByRole('link', { name: 'model/MLmodel' }).click();
     await expect.poll(() => preview.textContent()).toContain('flavors');
     await shot('run-artifacts');
@@ -224,12 +224,12 @@ describe('the studio', () => {
     await page.keyboard.press('e');
     await page.waitForURL(/\/w\/team-b\/experiments$/);
     await page.keyboard.press('t');
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     await page.goto(`${server.url}/w/default/experiments/${experimentId}`);
     await page.getByText('5 runs').waitFor();
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     await shot('runs-dark');
-    const session = (await page.evaluate(() => localStorage.getItem('lapis.token'))) as string;
+    const session = (await page.evaluate("localStorage.getItem('lapis.token')")) as string;
     expect(await new LapisClient({ url: server.url, token: session }).auth.whoami()).toMatchObject({ name: 'admin' });
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();

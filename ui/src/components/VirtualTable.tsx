@@ -61,11 +61,13 @@ export function VirtualTable<T>({ label, columns, rowCount, row, rowKey, rowHeig
       const el = scroller.current;
       if (!el) return;
       const top = index * rowHeight;
-      const headerless = el.clientHeight - rowHeight; // the sticky header covers one row
+      const headerless = viewport - rowHeight; // the sticky header covers one row
       if (top < el.scrollTop) el.scrollTop = top;
       else if (top + rowHeight > el.scrollTop + headerless) el.scrollTop = top + rowHeight - headerless;
+      // Draw the new rows now rather than on the scroll event, which comes a frame later.
+      setScrollTop(el.scrollTop);
     },
-    [rowHeight],
+    [rowHeight, viewport],
   );
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
