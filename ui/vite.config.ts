@@ -13,6 +13,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     reportCompressedSize: false,
+    // bench:ui reads it to tell the initial files from the lazily loaded ones.
+    manifest: true,
   },
   server: {
     // `npm run dev:ui` against a server on the default port: API calls go through to it.

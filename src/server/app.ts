@@ -239,6 +239,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
       await assets.purge(name);
       await purgeWorkspace(database, blobs, name);
       tracking.metrics.cache.clear();
+      tracking.metrics.chartCache.clear();
       await auth.removeWorkspace(name);
     },
   });

@@ -13,6 +13,8 @@ export const STUDIO_DIR = fileURLToPath(new URL('../ui/', import.meta.url));
  */
 const RESERVED = /^\/(api|ajax-api|endpoints|metrics|health|version|workspaces)(\/|$)/;
 
+const MLFLOW_LINK = /^\/workspaces\/[^/]+\/?$/;
+
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -42,7 +44,8 @@ export function studioHandler(dir = STUDIO_DIR): (req: FastifyRequest, reply: Fa
     } catch {
       return false;
     }
-    if (RESERVED.test(path)) return false;
+    // `/workspaces/<name>/` alone is where MLflow's "View run at …/#/experiments/…" links point.
+    if (RESERVED.test(path) && !MLFLOW_LINK.test(path)) return false;
     const file = normalize(join(dir, path));
     if (file.startsWith(dir) && path !== '/' && extname(path) !== '') {
       const info = await stat(file).catch(() => undefined);

@@ -3,7 +3,8 @@
  * client, a real job, and headless Chromium (Debian's, through playwright-core) doing what a user
  * does. Screenshots of the main pages go to test-results/studio/ (git-ignored).
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -86,6 +87,8 @@ describe('the studio', () => {
     expect((await mlflow.json()) as object).toHaveProperty('error_code');
     const prefixed = await fetch(`${server.url}/workspaces/default/w/default/experiments`, { headers: { accept: 'text/html' } });
     expect(prefixed.status).toBe(404);
+    // …except a workspace's bare URL, where the mlflow client's printed links point.
+    expect((await fetch(`${server.url}/workspaces/default/`, { headers: { accept: 'text/html' } })).status).toBe(200);
     const deep = await fetch(`${server.url}/w/default/runs/abc?tab=charts`, { headers: { accept: 'text/html' } });
     expect(deep.status).toBe(200);
     expect(await deep.text()).toContain('<div id="root">');
@@ -140,7 +143,9 @@ describe('the studio', () => {
 
   it('opens a run: parameters, a metric chart with log scale and smoothing, artifact previews', async () => {
     const run = runs[0] as { run_id: string };
-    await page.goto(`${server.url}/w/default/runs/${run.run_id}`);
+    // The link the mlflow client prints ("View run at …/#/experiments/1/runs/…") opens the run here.
+    await page.goto(`${server.url}/#/experiments/${experimentId}/runs/${run.run_id}`);
+    await page.waitForURL(`${server.url}/w/default/runs/${run.run_id}`);
     await page.getByRole('heading', { name: 'Parameters' }).waitFor();
     await expect(page.getByRole('row', { name: 'alpha 0.1' }).isVisible()).resolves.toBe(true);
     await shot('run');
@@ -212,6 +217,39 @@ describe('the studio', () => {
     await page.getByRole('link', { name: job.run_id }).click();
     await page.waitForURL(new RegExp(`/runs/${job.run_id}`));
     await page.getByText('lapis.job').waitFor();
+  });
+
+  it("opens a model's lineage, a data asset's preview and column profile, and the compute queue", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lapis-studio-'));
+    await writeFile(join(dir, 'iris.csv'), 'sepal_length,species\n5.1,setosa\n4.9,setosa\n6.3,virginica\n,versicolor\n');
+    await writeFile(join(dir, 'data.yml'), 'name: iris-sample\ntype: uri_file\npath: ./iris.csv\ndescription: four flowers\n');
+    const created = await runCli(['data', 'create', '-f', join(dir, 'data.yml')], { url: server.url, env: { LAPIS_TOKEN: token } });
+    await rm(dir, { recursive: true, force: true });
+    expect(created.code, created.stderr).toBe(0);
+
+    await page.goto(`${server.url}/w/default/models`);
+    await page.getByRole('link', { name: 'studio-model' }).click();
+    await page.getByRole('tab', { name: '1 @champion' }).waitFor();
+    const graph = page.getByTestId('lineage-graph');
+    await graph.waitFor();
+    expect(await graph.textContent()).toMatch(/model version.*run.*ridge-0\.1.*experiment.*studio-e2e/s);
+    await shot('model-lineage');
+    // The run in the graph links to its page.
+    await graph.getByText('ridge-0.1').click();
+    await page.waitForURL(new RegExp(`/runs/${(runs[0] as { run_id: string }).run_id}`));
+
+    await page.goto(`${server.url}/w/default/data`);
+    await page.getByRole('link', { name: 'iris-sample' }).click();
+    const preview = page.getByTestId('data-preview');
+    await preview.getByRole('cell', { name: 'virginica' }).waitFor();
+    const profile = page.getByTestId('data-profile');
+    expect(await profile.getByRole('row', { name: /sepal_length/ }).textContent()).toMatch(/number\s*1\s*3\s*4\.9\s*5\.433\s*6\.3/);
+    expect(await profile.getByRole('row', { name: /species/ }).textContent()).toContain('setosa (2)');
+    await shot('data-asset');
+
+    await page.goto(`${server.url}/w/default/computes`);
+    await page.getByRole('region', { name: 'Compute local' }).waitFor();
+    expect(await page.getByRole('region', { name: 'Compute local' }).textContent()).toMatch(/0 running, 0 queued on 1 slot/);
   });
 
   it('has a workspace switcher, keyboard shortcuts and a dark mode', async () => {

@@ -40,4 +40,8 @@ for i, alpha in enumerate([0.1, 0.5, 1.0, 2.0, 5.0]):
                 mlflow.log_artifacts(f"{tmp}/model", "model")
         runs.append({"run_id": run.info.run_id, "name": f"ridge-{alpha}"})
 
+# The first run's model, registered: its version's lineage leads back to the run and the experiment.
+version = mlflow.register_model(f"runs:/{runs[0]['run_id']}/model", "studio-model")
+client.set_registered_model_alias("studio-model", "champion", version.version)
+
 print(json.dumps({"experiment_id": mlflow.get_experiment_by_name(experiment).experiment_id, "runs": runs}))

@@ -5,7 +5,7 @@ import { Empty, ErrorView, Loading } from './components/States.js';
 import LoginPage from './pages/Login.js';
 import ExperimentsPage from './pages/Experiments.js';
 import RunsPage from './pages/Runs.js';
-import { Link, matchPath, navigate, paths, useLocation } from './lib/router.js';
+import { Link, matchPath, navigate, paths, useLocation, type AssetKind } from './lib/router.js';
 import { clientFor, SessionContext, storedToken, storeToken, tokenId, type Session } from './lib/session.js';
 
 // Pages with charts and logs load on demand: the first paint of the runs table needs none of them.
@@ -13,6 +13,13 @@ const RunPage = lazy(() => import('./pages/Run.js'));
 const ComparePage = lazy(() => import('./pages/Compare.js'));
 const JobsPage = lazy(() => import('./pages/Jobs.js'));
 const JobPage = lazy(() => import('./pages/Job.js'));
+const ModelsPage = lazy(() => import('./pages/Models.js').then((m) => ({ default: m.ModelsPage })));
+const ModelPage = lazy(() => import('./pages/Models.js').then((m) => ({ default: m.ModelPage })));
+const AssetsPage = lazy(() => import('./pages/Assets.js').then((m) => ({ default: m.AssetsPage })));
+const AssetPage = lazy(() => import('./pages/Assets.js').then((m) => ({ default: m.AssetPage })));
+const ComputesPage = lazy(() => import('./pages/Computes.js'));
+
+const ASSET_KINDS: readonly AssetKind[] = ['data', 'environments', 'components'];
 
 function Page({ path }: { path: string }) {
   let m: Record<string, string> | null;
@@ -22,6 +29,11 @@ function Page({ path }: { path: string }) {
   if (matchPath('/w/:ws/compare', path)) return <ComparePage />;
   if (matchPath('/w/:ws/jobs', path)) return <JobsPage />;
   if ((m = matchPath('/w/:ws/jobs/:name', path))) return <JobPage key={m.name} name={m.name as string} />;
+  if (matchPath('/w/:ws/models', path)) return <ModelsPage />;
+  if ((m = matchPath('/w/:ws/models/:name', path))) return <ModelPage key={m.name} name={m.name as string} />;
+  if (matchPath('/w/:ws/computes', path)) return <ComputesPage />;
+  if ((m = matchPath('/w/:ws/:kind', path)) && ASSET_KINDS.includes(m.kind as AssetKind)) return <AssetsPage key={m.kind} kind={m.kind as AssetKind} />;
+  if ((m = matchPath('/w/:ws/:kind/:name', path)) && ASSET_KINDS.includes(m.kind as AssetKind)) return <AssetPage key={`${m.kind}/${m.name}`} kind={m.kind as AssetKind} name={m.name as string} />;
   return (
     <Empty title="No such page">
       <Link to="/">Go to the experiments</Link>
@@ -29,11 +41,27 @@ function Page({ path }: { path: string }) {
   );
 }
 
+/**
+ * The mlflow client prints links to MLflow's UI (`<server>/[workspaces/<ws>/]#/experiments/1/runs/<id>`):
+ * they open the same experiment or run here.
+ */
+function fromMlflowLink(pathname: string, hash: string): string | undefined {
+  const m = /^#\/experiments\/(\d+)(?:\/runs\/([0-9a-f]+))?/.exec(hash);
+  const ws = /^\/workspaces\/([^/]+)\/?$/.exec(pathname)?.[1] ?? (pathname === '/' ? 'default' : undefined);
+  if (!m || ws === undefined) return undefined;
+  const workspace = decodeURIComponent(ws);
+  return m[2] ? paths.run(workspace, m[2]) : paths.experiment(workspace, m[1] as string);
+}
+
 type Auth = { state: 'checking' } | { state: 'in'; me: WhoAmI } | { state: 'out'; reason?: string } | { state: 'error'; error: Error };
 
 export function App() {
   const loc = useLocation();
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
+  useEffect(() => {
+    const target = fromMlflowLink(location.pathname, location.hash);
+    if (target) navigate(target, { replace: true });
+  }, []);
   const check = useCallback(() => {
     setAuth({ state: 'checking' });
     clientFor()

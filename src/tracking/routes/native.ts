@@ -102,10 +102,10 @@ export function nativeTrackingRoutes(app: FastifyInstance, t: Tracking): void {
         }),
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const p = req.params as { run_id: string; key: string };
       const { max_points: maxPoints } = req.query as { max_points?: number };
-      if (maxPoints !== undefined) return t.metrics.historyDownsampled(req.workspace, p.run_id, p.key, maxPoints);
+      if (maxPoints !== undefined) return reply.type('application/json').send(await t.metrics.historyDownsampledJson(req.workspace, p.run_id, p.key, maxPoints));
       return { metrics: (await t.metrics.history(req.workspace, p.run_id, p.key)).metrics };
     },
   );

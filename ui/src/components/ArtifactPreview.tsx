@@ -18,12 +18,12 @@ type Preview =
   | { kind: 'binary'; size: number };
 
 /** A delimited file's first rows (quotes handled; enough for a preview, not a CSV library). */
-function parseDelimited(text: string, sep: string): string[][] {
+export function parseDelimited(text: string, sep: string, maxRows = MAX_ROWS): string[][] {
   const rows: string[][] = [];
   let row: string[] = [];
   let cell = '';
   let quoted = false;
-  for (let i = 0; i < text.length && rows.length <= MAX_ROWS; i++) {
+  for (let i = 0; i < text.length && rows.length <= maxRows; i++) {
     const c = text[i] as string;
     if (quoted) {
       if (c === '"' && text[i + 1] === '"') {

@@ -33,7 +33,12 @@ function WorkspaceSwitcher() {
   const { pathname } = useLocation();
   const list = useAsync((signal) => client.workspaces.list().then((r) => r.workspaces, (e: unknown) => (signal.aborted ? [] : Promise.reject(e))), [client]);
   const names = new Set<string>([workspace, ...(list.data ?? []).map((w: Workspace) => w.name)]);
-  const onChange = (ws: string) => navigate(pathname.includes('/jobs') ? paths.jobs(ws) : paths.experiments(ws));
+  // The same section in the other workspace (a run or a job there would be another one).
+  const onChange = (ws: string) => {
+    const section = /^\/w\/[^/]+\/([^/]+)/.exec(pathname)?.[1] ?? 'experiments';
+    const keep = ['jobs', 'models', 'data', 'environments', 'components', 'computes'].includes(section);
+    navigate(`/w/${encodeURIComponent(ws)}/${keep ? section : 'experiments'}`);
+  };
   return (
     <label className="switcher">
       <span className="sr-only">Workspace</span>
@@ -51,6 +56,7 @@ function WorkspaceSwitcher() {
 const HELP: [string, string][] = [
   ['g e', 'experiments'],
   ['g j', 'jobs'],
+  ['g m / g d / g c', 'models / data / compute'],
   ['/', 'focus the filter'],
   ['↑ ↓ PgUp PgDn Home End', 'move in a table'],
   ['Enter', 'open the row'],
@@ -66,11 +72,25 @@ export function Layout({ children }: { children: ReactNode }) {
   useShortcuts({
     'g e': () => navigate(paths.experiments(workspace)),
     'g j': () => navigate(paths.jobs(workspace)),
+    'g m': () => navigate(paths.models(workspace)),
+    'g d': () => navigate(paths.assets(workspace, 'data')),
+    'g c': () => navigate(paths.computes(workspace)),
     '?': () => setHelp((h) => !h),
     Escape: () => setHelp(false),
     '/': () => document.getElementById('filter')?.focus(),
   });
-  const section = pathname.includes('/jobs') ? 'jobs' : 'experiments';
+  const section = /^\/w\/[^/]+\/([^/]+)/.exec(pathname)?.[1] ?? 'experiments';
+  const nav: [string, string, string][] = [
+    ['experiments', 'Experiments', paths.experiments(workspace)],
+    ['jobs', 'Jobs', paths.jobs(workspace)],
+    ['models', 'Models', paths.models(workspace)],
+    ['data', 'Data', paths.assets(workspace, 'data')],
+    ['environments', 'Environments', paths.assets(workspace, 'environments')],
+    ['components', 'Components', paths.assets(workspace, 'components')],
+    ['computes', 'Compute', paths.computes(workspace)],
+  ];
+  // A run or a comparison belongs to the experiments section.
+  const current = section === 'runs' || section === 'compare' ? 'experiments' : section;
   return (
     <div className="app">
       <a className="skip" href="#main">
@@ -82,12 +102,11 @@ export function Layout({ children }: { children: ReactNode }) {
         </Link>
         <WorkspaceSwitcher />
         <nav aria-label="Sections">
-          <Link to={paths.experiments(workspace)} aria-current={section === 'experiments' ? 'page' : undefined}>
-            Experiments
-          </Link>
-          <Link to={paths.jobs(workspace)} aria-current={section === 'jobs' ? 'page' : undefined}>
-            Jobs
-          </Link>
+          {nav.map(([id, label, to]) => (
+            <Link key={id} to={to} aria-current={current === id ? 'page' : undefined}>
+              {label}
+            </Link>
+          ))}
         </nav>
         <span className="spacer" />
         <button type="button" className="icon" onClick={() => setHelp(true)} title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts">

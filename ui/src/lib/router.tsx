@@ -79,12 +79,21 @@ export function Link({ to, children, ...rest }: { to: string; children: ReactNod
   );
 }
 
+/** The URL segment of each plain asset kind. */
+export type AssetKind = 'data' | 'environments' | 'components';
+
 /** URL builders: one place knows the studio's URL scheme. */
 export const paths = {
   experiments: (ws: string) => `/w/${encodeURIComponent(ws)}/experiments`,
   experiment: (ws: string, id: string) => `/w/${encodeURIComponent(ws)}/experiments/${encodeURIComponent(id)}`,
   run: (ws: string, id: string) => `/w/${encodeURIComponent(ws)}/runs/${encodeURIComponent(id)}`,
   compare: (ws: string, runIds: string[]) => `/w/${encodeURIComponent(ws)}/compare?runs=${runIds.map(encodeURIComponent).join(',')}`,
+  models: (ws: string) => `/w/${encodeURIComponent(ws)}/models`,
+  model: (ws: string, name: string, version?: string) => `/w/${encodeURIComponent(ws)}/models/${encodeURIComponent(name)}${version ? `?version=${encodeURIComponent(version)}` : ''}`,
+  assets: (ws: string, kind: AssetKind) => `/w/${encodeURIComponent(ws)}/${kind}`,
+  asset: (ws: string, kind: AssetKind, name: string, version?: string) =>
+    `/w/${encodeURIComponent(ws)}/${kind}/${encodeURIComponent(name)}${version ? `?version=${encodeURIComponent(version)}` : ''}`,
+  computes: (ws: string) => `/w/${encodeURIComponent(ws)}/computes`,
   jobs: (ws: string) => `/w/${encodeURIComponent(ws)}/jobs`,
   job: (ws: string, name: string) => `/w/${encodeURIComponent(ws)}/jobs/${encodeURIComponent(name)}`,
 };

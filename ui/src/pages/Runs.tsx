@@ -27,8 +27,10 @@ export default function RunsPage({ experimentId }: { experimentId: string }) {
   const { client, workspace } = useSession();
   const loc = useLocation();
   const filter = loc.query.get('filter') ?? '';
-  const order = parseOrder(loc.query.get('order'));
-  const orderBy = useMemo(() => [`${orderKey(order.column)} ${order.dir.toUpperCase()}`], [order.column, order.dir]);
+  const explicitOrder = loc.query.get('order');
+  const order = parseOrder(explicitOrder);
+  // No order in the URL: the server's own (newest first), which its start-time index serves directly.
+  const orderBy = useMemo(() => (explicitOrder ? [`${orderKey(order.column)} ${order.dir.toUpperCase()}`] : []), [explicitOrder, order.column, order.dir]);
   const experiment = useAsync(() => client.experiments.get(experimentId), [client, experimentId]);
   const source = useRunsSource(client, { experimentId, filter, orderBy });
   const [selected, setSelected] = useState<string[]>([]);
