@@ -7,11 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../test/support/browser.js';
 import { HttpClient } from '../lib/http.js';
 import { markdownTable, textTable, writeDocsSection } from '../lib/report.js';
@@ -32,6 +32,8 @@ const WRITE = !args.includes('--no-write');
 const CHART = { runs: 10, steps: 100_000, perRequest: 1000 };
 const TARGETS = { paintMs: 1000, chartMs: 500, initialJsKiB: 300 };
 const PAINT_TIMEOUT_MS = 120_000;
+/** The 1-minute load average as each measurement starts: other processes on the machine skew browser timings. */
+const LOAD: number[] = [];
 
 const started = performance.now();
 const log = (msg: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${msg}`);
@@ -89,8 +91,17 @@ const PAINT_PROBE = `
 async function paintTimes(browser: Browser, url: string, repeat: number): Promise<{ cold: number; warm: number[] }> {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   await context.addInitScript(PAINT_PROBE);
-  const page = await context.newPage();
+  // A new tab per visit: the same URL again in one tab would only change its hash (MLflow's
+  // routes live there) and load nothing; the context keeps the HTTP cache between tabs.
   const once = async () => {
+    const page = await context.newPage();
+    try {
+      return await visit(page);
+    } finally {
+      await page.close();
+    }
+  };
+  const visit = async (page: Page) => {
     await page.goto(url, { waitUntil: 'commit' });
     const painted = page.evaluate('window.__firstRunPaint', undefined) as Promise<number>;
     const timeout = new Promise<number>((_, fail) => setTimeout(() => fail(new Error(`no run name painted within ${PAINT_TIMEOUT_MS / 1000} s at ${url}`)), PAINT_TIMEOUT_MS));
@@ -170,10 +181,12 @@ async function main(): Promise<void> {
   const results: { lapis?: { cold: number; warm: number[] }; mlflow?: { cold: number; warm: number[] }; chart?: { first: number; total: number[]; render: number[] } } = {};
   try {
     log(`Lapis studio: runs page, ${REPEAT + 1} visits`);
+    LOAD.push(loadavg()[0] as number);
     results.lapis = await paintTimes(browser, `${lapis.url}/w/default/experiments/${experimentId}`, REPEAT);
     log(`  first paint of runs: cold ${fmt(results.lapis.cold)} ms, warm median ${fmt(median(results.lapis.warm))} ms`);
 
     log(`Lapis studio: compare ${CHART.runs} runs × ${fmt(CHART.steps)} steps, ${REPEAT + 1} visits`);
+    LOAD.push(loadavg()[0] as number);
     const chart = { first: NaN, total: [] as number[], render: [] as number[] };
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
@@ -195,6 +208,7 @@ async function main(): Promise<void> {
 
     const mlflow = await startMlflow({ venv, dbPath: join(mlflowDir, 'mlflow.db'), artifactsDir: join(mlflowDir, 'artifacts'), logDir: mlflowDir });
     log(`MLflow UI: runs page, ${REPEAT + 1} visits`);
+    LOAD.push(loadavg()[0] as number);
     // MLflow 3 opens an experiment on its GenAI overview; its runs table is the "model training" view.
     results.mlflow = await paintTimes(browser, `${mlflow.url}/#/experiments/${seeded.search_experiment_id}/runs?workflowType=machine_learning`, REPEAT);
     log(`  first paint of runs: cold ${fmt(results.mlflow.cold)} ms, warm median ${fmt(median(results.mlflow.warm))} ms`);
@@ -225,13 +239,13 @@ function report(bundle: ReturnType<typeof bundleSizes>, mlflowVersion: string, r
   const date = new Date().toISOString().slice(0, 10);
   const section = `## Studio (${date})
 
-\`npm run bench:ui\` on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), headless Debian Chromium, servers on loopback, one at a time.
+\`npm run bench:ui\` on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), headless Debian Chromium, servers on loopback, one at a time; the machine's load average was ${LOAD.map((l) => fmt(l, 1)).join(' / ')} (Lapis runs page / chart / MLflow UI) — other work shared the cores, so the figures are noisier than on an idle machine.
 
 ${markdownTable(head, rows)}
 
 - **Data**: ${fmt(RUNS)} runs (10 params, 10 metrics, 5 tags each, from the fixed seed of \`bench:tracking\`) in one experiment on both servers, bulk-written into each one's SQLite file as its own store writes them (\`bench/tracking/seed_mlflow.py\`, \`seed_lapis.ts\`). The chart's ${CHART.runs} runs × ${fmt(CHART.steps)} steps go through Lapis's log-batch API.
 - **First paint of runs**: navigation start → the first frame painted after a seeded run name is in the DOM (a MutationObserver installed before the page's scripts, then a frame), on \`/w/default/experiments/<id>\` (Lapis) and \`/#/experiments/<id>/runs?workflowType=machine_learning\` (MLflow 3's runs table; its default experiment page is the GenAI overview). One first visit, then the median of ${REPEAT} repeat visits (browser cache warm, as for a user who comes back).
-- **Chart**: the compare page of the ${CHART.runs} runs, navigation start → uPlot's first draw of the overlaid \`loss\` curves: the first view, then the median of ${REPEAT} more (the server caches down-sampled histories until they are written again). The server down-samples each history to at most 4,000 points (min and max per step bucket, so spikes stay), the browser joins and draws them.
+- **Chart**: the compare page of the ${CHART.runs} runs, navigation start → uPlot's first draw of the overlaid \`loss\` curves: the first view, then the median of ${REPEAT} more (the server caches down-sampled histories until they are written again). The server down-samples each history to at most 2,500 points (min and max per step bucket, so spikes stay), the browser joins and draws them.
 - **Initial JavaScript**: what \`dist/ui/index.html\` loads up front (${bundle.initialFiles.filter((f) => f.endsWith('.js')).length} file); run, compare and job pages and uPlot load on demand.
 `;
   writeDocsSection(DOCS, 'Studio', section);

@@ -252,6 +252,75 @@ describe('the studio', () => {
     expect(await page.getByRole('region', { name: 'Compute local' }).textContent()).toMatch(/0 running, 0 queued on 1 slot/);
   });
 
+  it("changes an endpoint's traffic split and sees it applied, and tests a deployment", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lapis-studio-'));
+    const cli = (args: string[]) => runCli(args, { url: server.url, env: { LAPIS_TOKEN: token }, timeoutMs: 120_000 });
+    try {
+      for (const color of ['blue', 'green']) {
+        await mkdir(join(dir, color));
+        await writeFile(join(dir, color, 'score.py'), `def init():\n    pass\n\ndef run(raw_data):\n    return {"from": "${color}"}\n`);
+        const spec = { name: color, endpoint_name: 'studio-ep', model: 'azureml:studio-model:1', code_configuration: { code: `./${color}`, scoring_script: 'score.py' }, environment: { image: 'python:3.11-slim' } };
+        await writeFile(join(dir, `${color}.yml`), JSON.stringify(spec));
+      }
+      await writeFile(join(dir, 'ep.yml'), JSON.stringify({ name: 'studio-ep', auth_mode: 'key' }));
+      for (const args of [['online-endpoint', 'create', '-f', join(dir, 'ep.yml')], ['online-deployment', 'create', '-f', join(dir, 'blue.yml'), '--all-traffic'], ['online-deployment', 'create', '-f', join(dir, 'green.yml')]]) {
+        const res = await cli(args);
+        expect(res.code, res.stderr).toBe(0);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    await page.goto(`${server.url}/w/default/endpoints`);
+    await page.getByRole('link', { name: 'studio-ep' }).click();
+    const now = page.getByTestId('traffic-now');
+    await expect.poll(() => now.textContent()).toContain('blue 100%');
+    // A split that does not add up is refused by the server, and nothing changes.
+    await page.getByLabel('Traffic to blue (%)').fill('60');
+    await page.getByLabel('Traffic to green (%)').fill('30');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByRole('alert').filter({ hasText: /100/ }).waitFor();
+    const before = (await new LapisClient({ url: server.url, token }).onlineEndpoints.get('studio-ep')).traffic;
+    expect([before.blue, before.green ?? 0]).toEqual([100, 0]);
+    await page.getByLabel('Traffic to blue (%)').fill('70');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => now.textContent()).toMatch(/blue 70%.*green 30%/);
+    expect((await new LapisClient({ url: server.url, token }).onlineEndpoints.get('studio-ep')).traffic).toEqual({ blue: 70, green: 30 });
+
+    await page.getByLabel('Pin a deployment').selectOption('green');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const answer = page.getByTestId('test-answer');
+    await answer.waitFor({ timeout: 30_000 });
+    expect(await answer.textContent()).toMatch(/HTTP 200.*from green.*"from": "green"/s);
+    await page.getByText('requests/s').first().waitFor();
+    await shot('endpoint');
+  });
+
+  it('shows members and roles, creates and revokes a token, and lists the audit log', async () => {
+    await new LapisClient({ url: server.url, token }).users.create('ana', { password: 'ana-password-1' });
+    await page.goto(`${server.url}/w/default/access`);
+    await page.getByLabel('Principal', { exact: true }).fill('ana');
+    await page.getByLabel('Role', { exact: true }).selectOption('Reader');
+    await page.getByRole('button', { name: 'Assign' }).click();
+    await page.getByTestId('members').getByRole('row', { name: /ana.*Reader/ }).waitFor();
+    await page.getByLabel('Token name').fill('studio-ci');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = (await page.getByTestId('new-token').textContent()) as string;
+    expect(await new LapisClient({ url: server.url, token: secret }).auth.whoami()).toMatchObject({ name: 'admin' });
+    await page.getByRole('button', { name: 'Revoke studio-ci' }).click();
+    await page.getByTestId('tokens').getByRole('row', { name: /studio-ci.*revoked/ }).waitFor();
+    await expect(new LapisClient({ url: server.url, token: secret }).auth.whoami()).rejects.toThrow();
+    // The audit log (written in the background) shows the role assignment once the page reloads.
+    await expect
+      .poll(async () => {
+        await page.reload();
+        await page.getByTestId('audit').waitFor();
+        return page.getByTestId('audit').getByRole('row', { name: /roles\/write.*principal=ana/ }).count();
+      })
+      .toBeGreaterThan(0);
+    await shot('access');
+  });
+
   it('has a workspace switcher, keyboard shortcuts and a dark mode', async () => {
     await new LapisClient({ url: server.url, token }).workspaces.create('team-b');
     await page.goto(`${server.url}/w/default/jobs`);

@@ -18,6 +18,9 @@ const ModelPage = lazy(() => import('./pages/Models.js').then((m) => ({ default:
 const AssetsPage = lazy(() => import('./pages/Assets.js').then((m) => ({ default: m.AssetsPage })));
 const AssetPage = lazy(() => import('./pages/Assets.js').then((m) => ({ default: m.AssetPage })));
 const ComputesPage = lazy(() => import('./pages/Computes.js'));
+const EndpointsPage = lazy(() => import('./pages/Endpoints.js').then((m) => ({ default: m.EndpointsPage })));
+const EndpointPage = lazy(() => import('./pages/Endpoints.js').then((m) => ({ default: m.EndpointPage })));
+const AccessPage = lazy(() => import('./pages/Access.js'));
 
 const ASSET_KINDS: readonly AssetKind[] = ['data', 'environments', 'components'];
 
@@ -32,6 +35,9 @@ function Page({ path }: { path: string }) {
   if (matchPath('/w/:ws/models', path)) return <ModelsPage />;
   if ((m = matchPath('/w/:ws/models/:name', path))) return <ModelPage key={m.name} name={m.name as string} />;
   if (matchPath('/w/:ws/computes', path)) return <ComputesPage />;
+  if (matchPath('/w/:ws/endpoints', path)) return <EndpointsPage />;
+  if ((m = matchPath('/w/:ws/endpoints/:name', path))) return <EndpointPage key={m.name} name={m.name as string} />;
+  if (matchPath('/w/:ws/access', path)) return <AccessPage />;
   if ((m = matchPath('/w/:ws/:kind', path)) && ASSET_KINDS.includes(m.kind as AssetKind)) return <AssetsPage key={m.kind} kind={m.kind as AssetKind} />;
   if ((m = matchPath('/w/:ws/:kind/:name', path)) && ASSET_KINDS.includes(m.kind as AssetKind)) return <AssetPage key={`${m.kind}/${m.name}`} kind={m.kind as AssetKind} name={m.name as string} />;
   return (

@@ -36,7 +36,7 @@ function WorkspaceSwitcher() {
   // The same section in the other workspace (a run or a job there would be another one).
   const onChange = (ws: string) => {
     const section = /^\/w\/[^/]+\/([^/]+)/.exec(pathname)?.[1] ?? 'experiments';
-    const keep = ['jobs', 'models', 'data', 'environments', 'components', 'computes'].includes(section);
+    const keep = ['jobs', 'models', 'data', 'environments', 'components', 'computes', 'endpoints', 'access'].includes(section);
     navigate(`/w/${encodeURIComponent(ws)}/${keep ? section : 'experiments'}`);
   };
   return (
@@ -88,6 +88,8 @@ export function Layout({ children }: { children: ReactNode }) {
     ['environments', 'Environments', paths.assets(workspace, 'environments')],
     ['components', 'Components', paths.assets(workspace, 'components')],
     ['computes', 'Compute', paths.computes(workspace)],
+    ['endpoints', 'Endpoints', paths.endpoints(workspace)],
+    ['access', 'Access', paths.access(workspace)],
   ];
   // A run or a comparison belongs to the experiments section.
   const current = section === 'runs' || section === 'compare' ? 'experiments' : section;

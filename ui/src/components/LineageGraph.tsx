@@ -2,7 +2,7 @@ import type { LineageGraph as Graph, LineageNode } from '../../../src/client/ind
 
 const BOX_W = 190;
 const BOX_H = 44;
-const GAP_X = 60;
+const GAP_X = 110;
 const GAP_Y = 16;
 
 /**

@@ -2,7 +2,7 @@ import type { LapisClient, Run } from '../../../src/client/index.js';
 import { PALETTE, type ChartSeries } from './chart-data.js';
 
 /** Points asked of the server per history: more than any chart is wide in pixels, times two. */
-export const CHART_POINTS = 4000;
+export const CHART_POINTS = 2500;
 
 /** One metric of several runs as chart series (down-sampled by the server, min/max per bucket). */
 export async function loadSeries(client: LapisClient, runs: Run[], key: string, signal: AbortSignal): Promise<ChartSeries[]> {

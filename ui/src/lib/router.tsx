@@ -94,6 +94,9 @@ export const paths = {
   asset: (ws: string, kind: AssetKind, name: string, version?: string) =>
     `/w/${encodeURIComponent(ws)}/${kind}/${encodeURIComponent(name)}${version ? `?version=${encodeURIComponent(version)}` : ''}`,
   computes: (ws: string) => `/w/${encodeURIComponent(ws)}/computes`,
+  endpoints: (ws: string) => `/w/${encodeURIComponent(ws)}/endpoints`,
+  endpoint: (ws: string, name: string) => `/w/${encodeURIComponent(ws)}/endpoints/${encodeURIComponent(name)}`,
+  access: (ws: string) => `/w/${encodeURIComponent(ws)}/access`,
   jobs: (ws: string) => `/w/${encodeURIComponent(ws)}/jobs`,
   job: (ws: string, name: string) => `/w/${encodeURIComponent(ws)}/jobs/${encodeURIComponent(name)}`,
 };

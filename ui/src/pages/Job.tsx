@@ -8,11 +8,32 @@ import { useSession } from '../lib/session.js';
 import { useAsync } from '../lib/use-async.js';
 import { jobDuration, StatusBadge } from './Jobs.js';
 
-/** An input as the spec gave it: a type and a path or a value. */
-function describeInput(v: unknown): string {
-  if (v === null || typeof v !== 'object') return String(v);
-  const o = v as Record<string, unknown>;
-  return [o.type, o.path ?? o.value, o.mode].filter((x) => x !== undefined && x !== null).join(' · ');
+/** `azureml:name:version` (or `name@latest`) of a data asset or model: its page in the studio. */
+function assetLink(ws: string, ref: string, type: unknown): string | undefined {
+  const m = /^(?:azureml:)?([A-Za-z0-9][\w.-]*)(?::([\w.-]+)|@latest)$/.exec(ref);
+  if (!m || ref.startsWith('azureml://')) return undefined;
+  const isModel = typeof type === 'string' && /model$/.test(type);
+  return isModel ? paths.model(ws, m[1] as string, m[2]) : paths.asset(ws, 'data', m[1] as string, m[2]);
+}
+
+/** An input as the spec gave it: a type, a path (linked when it names an asset) or a value, a mode. */
+function Input({ value, ws }: { value: unknown; ws: string }) {
+  if (value === null || typeof value !== 'object') return <>{String(value)}</>;
+  const o = value as Record<string, unknown>;
+  const path = typeof o.path === 'string' ? o.path : undefined;
+  const link = path ? assetLink(ws, path, o.type) : undefined;
+  return (
+    <>
+      {[o.type, link ? undefined : (o.path ?? o.value)].filter((x) => x !== undefined && x !== null).join(' · ')}
+      {link ? (
+        <>
+          {' · '}
+          <Link to={link}>{path}</Link>
+        </>
+      ) : null}
+      {o.mode ? ` · ${String(o.mode)}` : ''}
+    </>
+  );
 }
 
 function OutputFiles({ job, output }: { job: string; output: string }) {
@@ -124,7 +145,9 @@ export default function JobPage({ name }: { name: string }) {
                     {Object.entries(job.inputs).map(([k, v]) => (
                       <tr key={k}>
                         <th scope="row">{k}</th>
-                        <td>{describeInput(v)}</td>
+                        <td>
+                          <Input value={v} ws={workspace} />
+                        </td>
                       </tr>
                     ))}
                   </tbody>
@@ -142,7 +165,8 @@ export default function JobPage({ name }: { name: string }) {
                           {o.registered ? (
                             <>
                               {' '}
-                              · registered as <code>{o.registered}</code>
+                              · registered as{' '}
+                              {assetLink(workspace, o.registered, o.type) ? <Link to={assetLink(workspace, o.registered, o.type) as string}>{o.registered}</Link> : <code>{o.registered}</code>}
                             </>
                           ) : null}
                           {o.path ? (
