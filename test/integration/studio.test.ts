@@ -93,6 +93,10 @@ describe('the studio', () => {
     expect(deep.status).toBe(200);
     expect(await deep.text()).toContain('<div id="root">');
     expect((await fetch(`${server.url}/assets/no-such-file.js`)).status).toBe(404);
+    // An encoded ../ never reaches files outside the build.
+    const escape = await fetch(`${server.url}/assets/..%2f..%2f..%2fpackage.json`);
+    expect(escape.status).toBe(404);
+    expect(await escape.text()).not.toContain('"name": "lapis"');
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
 
     await page.goto(`${server.url}/w/default/experiments/${experimentId}`);
