@@ -120,6 +120,27 @@ async function paintTimes(browser: Browser, url: string, repeat: number): Promis
   return { cold, warm };
 }
 
+/** Paging deep: from the End key in the runs table to the oldest run (row 100,000) painted. */
+async function jumpToEnd(browser: Browser, url: string, lastName: string): Promise<number[]> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const out: number[] = [];
+  for (let i = 0; i <= REPEAT; i++) {
+    const page = await context.newPage();
+    await page.goto(url);
+    const grid = page.getByRole('grid', { name: 'Runs' });
+    await grid.getByRole('row').nth(1).getByText(/^run-\d{6}$/).waitFor();
+    await grid.focus();
+    const t0 = (await page.evaluate('performance.now()')) as number;
+    await page.keyboard.press('End');
+    await grid.getByText(lastName, { exact: true }).waitFor({ timeout: 60_000 });
+    const t1 = (await page.evaluate('new Promise((r) => requestAnimationFrame(() => r(performance.now())))')) as number;
+    if (i > 0) out.push(t1 - t0);
+    await page.close();
+  }
+  await context.close();
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -178,12 +199,16 @@ async function main(): Promise<void> {
   http.close();
 
   const browser = await launchChromium();
-  const results: { lapis?: { cold: number; warm: number[] }; mlflow?: { cold: number; warm: number[] }; chart?: { first: number; total: number[]; render: number[] } } = {};
+  const results: { lapis?: { cold: number; warm: number[] }; mlflow?: { cold: number; warm: number[] }; end?: number[]; chart?: { first: number; total: number[]; render: number[] } } = {};
   try {
     log(`Lapis studio: runs page, ${REPEAT + 1} visits`);
     LOAD.push(loadavg()[0] as number);
     results.lapis = await paintTimes(browser, `${lapis.url}/w/default/experiments/${experimentId}`, REPEAT);
     log(`  first paint of runs: cold ${fmt(results.lapis.cold)} ms, warm median ${fmt(median(results.lapis.warm))} ms`);
+
+    log('Lapis studio: End key in the runs table → the last run painted');
+    results.end = await jumpToEnd(browser, `${lapis.url}/w/default/experiments/${experimentId}`, runs[0]?.name as string);
+    log(`  ${fmt(median(results.end))} ms (median of ${REPEAT})`);
 
     log(`Lapis studio: compare ${CHART.runs} runs × ${fmt(CHART.steps)} steps, ${REPEAT + 1} visits`);
     LOAD.push(loadavg()[0] as number);
@@ -219,7 +244,7 @@ async function main(): Promise<void> {
   report(bundle, mlflowVersion, results as Required<typeof results>);
 }
 
-function report(bundle: ReturnType<typeof bundleSizes>, mlflowVersion: string, r: { lapis: { cold: number; warm: number[] }; mlflow: { cold: number; warm: number[] }; chart: { first: number; total: number[]; render: number[] } }): void {
+function report(bundle: ReturnType<typeof bundleSizes>, mlflowVersion: string, r: { lapis: { cold: number; warm: number[] }; mlflow: { cold: number; warm: number[] }; end: number[]; chart: { first: number; total: number[]; render: number[] } }): void {
   const lw = median(r.lapis.warm);
   const mw = median(r.mlflow.warm);
   const chartMs = median(r.chart.total);
@@ -227,6 +252,7 @@ function report(bundle: ReturnType<typeof bundleSizes>, mlflowVersion: string, r
   const rows = [
     { what: `runs page, first paint of runs (${fmt(RUNS)} runs), repeat visit`, lapis: `${fmt(lw)} ms`, mlflow: `${fmt(mw)} ms`, ratio: `${fmt(mw / lw, 1)}×`, target: `≤ ${TARGETS.paintMs} ms: ${pass(lw <= TARGETS.paintMs)}` },
     { what: 'runs page, first paint of runs, first visit (cold cache)', lapis: `${fmt(r.lapis.cold)} ms`, mlflow: `${fmt(r.mlflow.cold)} ms`, ratio: `${fmt(r.mlflow.cold / r.lapis.cold, 1)}×`, target: pass(r.lapis.cold <= TARGETS.paintMs) },
+    { what: `runs page: End key → run ${fmt(RUNS)} painted (offset ${fmt(RUNS - 100)})`, lapis: `${fmt(median(r.end))} ms`, mlflow: '—', ratio: '', target: '' },
     { what: `chart, ${CHART.runs} runs × ${fmt(CHART.steps)} steps: render (data arrived → drawn)`, lapis: `${fmt(median(r.chart.render), 1)} ms`, mlflow: '—', ratio: '', target: `≤ ${TARGETS.chartMs} ms: ${pass(median(r.chart.render) <= TARGETS.chartMs)}` },
     { what: 'chart page: navigation → drawn, repeat view (page, runs, cached histories)', lapis: `${fmt(chartMs)} ms`, mlflow: '—', ratio: '', target: '' },
     { what: 'chart page: navigation → drawn, first view (the server reads 1,000,000 points)', lapis: `${fmt(r.chart.first)} ms`, mlflow: '—', ratio: '', target: '' },
@@ -245,6 +271,7 @@ ${markdownTable(head, rows)}
 
 - **Data**: ${fmt(RUNS)} runs (10 params, 10 metrics, 5 tags each, from the fixed seed of \`bench:tracking\`) in one experiment on both servers, bulk-written into each one's SQLite file as its own store writes them (\`bench/tracking/seed_mlflow.py\`, \`seed_lapis.ts\`). The chart's ${CHART.runs} runs × ${fmt(CHART.steps)} steps go through Lapis's log-batch API.
 - **First paint of runs**: navigation start → the first frame painted after a seeded run name is in the DOM (a MutationObserver installed before the page's scripts, then a frame), on \`/w/default/experiments/<id>\` (Lapis) and \`/#/experiments/<id>/runs?workflowType=machine_learning\` (MLflow 3's runs table; its default experiment page is the GenAI overview). One first visit, then the median of ${REPEAT} repeat visits (browser cache warm, as for a user who comes back).
+- **Paging deep**: on the runs page, the End key in the table, then the frame that shows the oldest run (the 100,000th row, loaded with \`offset\` from the server); MLflow's UI pages with "load more" 100 runs at a time, so it has no counterpart. Median of ${REPEAT} after one warm-up.
 - **Chart**: the compare page of the ${CHART.runs} runs, navigation start → uPlot's first draw of the overlaid \`loss\` curves: the first view, then the median of ${REPEAT} more (the server caches down-sampled histories until they are written again). The server down-samples each history to at most 2,500 points (min and max per step bucket, so spikes stay), the browser joins and draws them.
 - **Initial JavaScript**: what \`dist/ui/index.html\` loads up front (${bundle.initialFiles.filter((f) => f.endsWith('.js')).length} file); run, compare and job pages and uPlot load on demand.
 `;

@@ -2,6 +2,8 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { LapisClient, Run } from '../../../src/client/index.js';
 
 export const PAGE = 100;
+/** Pages kept in memory: scrolling through 100,000 runs must not keep all of them. */
+const KEEP_PAGES = 50;
 
 export interface RunsQuery {
   experimentId: string;
@@ -66,11 +68,31 @@ export function useRunsSource(client: LapisClient, q: RunsQuery): RunsSource {
     return () => ctl.current.abort();
   }, [load]);
 
-  const need = useCallback(
+  const loadRange = useCallback(
     (start: number, end: number) => {
-      for (let p = Math.floor(start / PAGE); p <= Math.floor(Math.max(start, end - 1) / PAGE); p++) if (!pages.current.has(p)) load(p, false);
+      const first = Math.floor(start / PAGE);
+      const last = Math.floor(Math.max(start, end - 1) / PAGE);
+      for (let p = first; p <= last; p++) if (!pages.current.has(p)) load(p, false);
+      // Forget the pages farthest from the view; they load again if the user scrolls back. The
+      // first page stays: the column choices come from it.
+      if (pages.current.size > KEEP_PAGES) {
+        const far = [...pages.current.keys()].filter((p) => p !== 0).sort((a, b) => Math.abs(b - first) - Math.abs(a - first));
+        for (const p of far.slice(0, pages.current.size - KEEP_PAGES)) if (pages.current.get(p) !== 'loading') pages.current.delete(p);
+      }
     },
     [load],
+  );
+
+  // Dragging the scrollbar across 100,000 rows passes a thousand pages: only where the view
+  // rests for a moment is loaded.
+  const settle = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(settle.current), []);
+  const need = useCallback(
+    (start: number, end: number) => {
+      clearTimeout(settle.current);
+      settle.current = setTimeout(() => loadRange(start, end), 60);
+    },
+    [loadRange],
   );
 
   const row = (index: number): Run | undefined => {
