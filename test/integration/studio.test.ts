@@ -256,6 +256,29 @@ describe('the studio', () => {
     expect(await page.getByRole('region', { name: 'Compute local' }).textContent()).toMatch(/0 running, 0 queued on 1 slot/);
   });
 
+  it("shows an environment's spec and the log of its build", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lapis-studio-'));
+    const cli = (args: string[]) => runCli(args, { url: server.url, env: { LAPIS_TOKEN: token }, timeoutMs: 150_000 });
+    try {
+      await writeFile(join(dir, 'env.yml'), JSON.stringify({ name: 'studio-env', conda_file: { dependencies: ['python=3.11'] } }));
+      await writeFile(join(dir, 'job.yml'), JSON.stringify({ type: 'command', command: 'python -c "print(1)"', environment: 'azureml:studio-env@latest' }));
+      for (const args of [['environment', 'create', '-f', join(dir, 'env.yml')], ['job', 'create', '-f', join(dir, 'job.yml'), '--name', 'studio_env_job', '--stream']]) {
+        const res = await cli(args);
+        expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await page.goto(`${server.url}/w/default/environments`);
+    await page.getByRole('link', { name: 'studio-env' }).click();
+    expect(await page.getByTestId('asset-spec').textContent()).toContain('python=3.11');
+    const build = page.getByTestId('build-log');
+    await build.waitFor();
+    expect(await build.textContent()).toContain('-m venv');
+    await page.getByRole('link', { name: 'studio_env_job' }).waitFor();
+    await shot('environment');
+  });
+
   it("changes an endpoint's traffic split and sees it applied, and tests a deployment", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lapis-studio-'));
     const cli = (args: string[]) => runCli(args, { url: server.url, env: { LAPIS_TOKEN: token }, timeoutMs: 120_000 });

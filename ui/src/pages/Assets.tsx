@@ -170,6 +170,43 @@ function DataPreview({ name, version }: { name: string; version: string }) {
   );
 }
 
+/**
+ * An environment is built by the first job that uses it (then reused from the cache): its build
+ * log is the build stream of that job's log. The oldest job with build lines is shown.
+ */
+function EnvironmentBuildLog({ asset }: { asset: AssetVersion }) {
+  const { client, workspace } = useSession();
+  const state = useAsync(async () => {
+    const jobs = (await client.jobs.list({ includeArchived: true, maxResults: 1000 })).filter((j) => j.environment === asset.reference).sort((a, b) => a.created_at - b.created_at);
+    for (const job of jobs.slice(0, 5)) {
+      const build = (await client.jobs.logs(job.name)).entries.filter((e) => e.stream === 'build');
+      if (build.length > 0) return { job: job.name, text: build.map((e) => e.text).join(''), used: jobs.length };
+    }
+    return { job: undefined, text: '', used: jobs.length };
+  }, [client, asset.reference]);
+  return (
+    <section className="card">
+      <h2>Build log</h2>
+      <AsyncView state={state} what="Looking for the build">
+        {(b) =>
+          b.job ? (
+            <>
+              <p className="hint">
+                Built for job <Link to={paths.job(workspace, b.job)}>{b.job}</Link>; {b.used} job{b.used === 1 ? '' : 's'} used this version.
+              </p>
+              <pre className="file" data-testid="build-log">
+                {b.text}
+              </pre>
+            </>
+          ) : (
+            <p className="hint">{b.used ? 'The jobs that used it found it already built (a cached environment with the same content).' : 'No job has used this version yet: the first one builds it.'}</p>
+          )
+        }
+      </AsyncView>
+    </section>
+  );
+}
+
 function VersionDetail({ kind, asset }: { kind: AssetKind; asset: AssetVersion }) {
   return (
     <>
@@ -218,10 +255,10 @@ function VersionDetail({ kind, asset }: { kind: AssetKind; asset: AssetVersion }
           <pre className="file" data-testid="asset-spec">
             {JSON.stringify(asset.spec, null, 2)}
           </pre>
-          {kind === 'environments' ? <p className="hint">Its build log is in the log of the first job that used it (the build stream).</p> : null}
         </section>
       </div>
       {kind === 'data' ? <DataPreview name={asset.name} version={asset.version} /> : null}
+      {kind === 'environments' ? <EnvironmentBuildLog asset={asset} /> : null}
     </>
   );
 }
