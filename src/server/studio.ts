@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
@@ -33,8 +34,12 @@ const TYPES: Record<string, string> = {
  * It reads no data, so it needs no permission; the studio's API calls are checked as any others.
  */
 export function studioHandler(dir = STUDIO_DIR): (req: FastifyRequest, reply: FastifyReply) => Promise<boolean> {
-  let index: Promise<string | undefined> | undefined;
-  const indexHtml = () => (index ??= readFile(join(dir, 'index.html'), 'utf8').catch(() => undefined));
+  let index: Promise<{ html: string; csp: string } | undefined> | undefined;
+  const indexHtml = () =>
+    (index ??= readFile(join(dir, 'index.html'), 'utf8').then(
+      (html) => ({ html, csp: contentSecurityPolicy(html) }),
+      () => undefined,
+    ));
   return async (req, reply) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     // The original URL: a /workspaces/<name> prefix was already stripped from req.url for routing.
@@ -58,12 +63,37 @@ export function studioHandler(dir = STUDIO_DIR): (req: FastifyRequest, reply: Fa
       return true;
     }
     if (!String(req.headers.accept ?? '').includes('text/html')) return false;
-    const html = await indexHtml();
-    if (html === undefined) {
+    const page = await indexHtml();
+    if (page === undefined) {
       await reply.status(404).type('text/plain; charset=utf-8').send(`The studio is not built into this installation (no ${dir.split(sep).slice(-3).join('/')}index.html): run npm run build.`);
       return true;
     }
-    await reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-cache').send(html);
+    await reply
+      .type('text/html; charset=utf-8')
+      .header('Cache-Control', 'no-cache')
+      .header('Content-Security-Policy', page.csp)
+      .header('X-Content-Type-Options', 'nosniff')
+      .header('Referrer-Policy', 'same-origin')
+      .send(page.html);
     return true;
   };
+}
+
+/**
+ * The studio keeps its API token in the browser, so scripts are limited to its own files and the
+ * inline theme script of index.html (allowed by its hash); artifacts preview as blob: images;
+ * nothing may frame it.
+ */
+function contentSecurityPolicy(html: string): string {
+  const inline = [...html.matchAll(/<script(?![^>]*\ssrc=)[^>]*>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1] ?? '').digest('base64')}'`);
+  return [
+    "default-src 'self'",
+    `script-src 'self' ${inline.join(' ')}`.trim(),
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' blob: data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 }

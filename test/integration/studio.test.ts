@@ -45,6 +45,8 @@ beforeAll(async () => {
   token = (await new LapisClient({ url: server.url }).auth.login('admin', PASSWORD)).token;
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // The studio runs under a strict Content-Security-Policy: anything it blocks is a bug.
+  page.on('console', (m) => m.type() === 'error' && /Content Security Policy/i.test(m.text()) && pageErrors.push(m.text()));
 }, 180_000);
 
 afterAll(async () => {
@@ -92,6 +94,7 @@ describe('the studio', () => {
     const deep = await fetch(`${server.url}/w/default/runs/abc?tab=charts`, { headers: { accept: 'text/html' } });
     expect(deep.status).toBe(200);
     expect(await deep.text()).toContain('<div id="root">');
+    expect(deep.headers.get('content-security-policy')).toMatch(/script-src 'self' 'sha256-[^']+'/);
     expect((await fetch(`${server.url}/assets/no-such-file.js`)).status).toBe(404);
     // An encoded ../ never reaches files outside the build.
     const escape = await fetch(`${server.url}/assets/..%2f..%2f..%2fpackage.json`);
