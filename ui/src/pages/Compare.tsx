@@ -1,28 +1,26 @@
-import { useState } from 'react';
-import type { Run } from '../../../src/client/index.js';
+import { useMemo, useState } from 'react';
+import type { MetricHistory, Run } from '../../../src/client/index.js';
 import { ChartControls, useChartSettings } from '../components/ChartControls.js';
 import { MetricChart } from '../components/MetricChart.js';
 import { ParallelCoordinates } from '../components/ParallelCoordinates.js';
-import { AsyncView, Empty } from '../components/States.js';
+import { AsyncView, Empty, ErrorView, Loading } from '../components/States.js';
 import { PALETTE } from '../lib/chart-data.js';
 import { fmtNumber } from '../lib/format.js';
-import { loadSeries } from '../lib/histories.js';
+import { fetchHistories, toSeries } from '../lib/histories.js';
 import { Link, navigate, paths, useLocation, withQuery } from '../lib/router.js';
 import { useSession } from '../lib/session.js';
-import { useAsync } from '../lib/use-async.js';
+import { useAsync, type Async } from '../lib/use-async.js';
 
 /** Marks the compare chart's first draw (and its render time) for the UI benchmark. */
 const onChartDraw = (renderMs: number) => {
   if (performance.getEntriesByName('lapis:chart-drawn').length === 0) performance.mark('lapis:chart-drawn', { detail: { renderMs } });
 };
 
-function Curves({ runs }: { runs: Run[] }) {
-  const { client } = useSession();
+function Curves({ runs, metric, histories }: { runs: Run[]; metric: string | undefined; histories: Async<MetricHistory[]> & { reload: () => void } }) {
   const loc = useLocation();
   const settings = useChartSettings();
   const keys = [...new Set(runs.flatMap((r) => r.data.metrics.map((m) => m.key)))].sort();
-  const metric = loc.query.get('metric') ?? keys[0];
-  const series = useAsync((signal) => (metric ? loadSeries(client, runs, metric, signal) : Promise.resolve([])), [client, runs, metric]);
+  const series = useMemo(() => (histories.data ? toSeries(runs, histories.data) : undefined), [runs, histories.data]);
   if (!metric) return <Empty title="These runs have no metrics" />;
   return (
     <section className="card">
@@ -38,9 +36,8 @@ function Curves({ runs }: { runs: Run[] }) {
         </label>
       </div>
       <ChartControls settings={settings} />
-      <AsyncView state={series} what="Loading histories">
-        {(s) => <MetricChart title={metric} series={s} {...settings} height={320} onDraw={onChartDraw} />}
-      </AsyncView>
+      {histories.status === 'error' ? <ErrorView error={histories.error} retry={histories.reload} /> : null}
+      {series && histories.status === 'ok' ? <MetricChart title={metric} series={series} {...settings} height={320} onDraw={onChartDraw} /> : histories.status === 'loading' ? <Loading what="Loading histories" /> : null}
     </section>
   );
 }
@@ -148,6 +145,9 @@ export default function ComparePage() {
   const { query } = useLocation();
   const ids = (query.get('runs') ?? '').split(',').filter(Boolean);
   const state = useAsync(() => Promise.all(ids.map((id) => client.runs.get(id))), [client, ids.join(',')]);
+  // A metric named in the URL loads alongside the runs instead of after them.
+  const metric = query.get('metric') ?? [...new Set((state.data ?? []).flatMap((r) => r.data.metrics.map((m) => m.key)))].sort()[0];
+  const histories = useAsync((signal) => (metric ? fetchHistories(client, ids, metric, signal) : Promise.resolve([])), [client, ids.join(','), metric]);
   if (ids.length < 2)
     return (
       <Empty title="Pick at least two runs to compare">
@@ -169,7 +169,7 @@ export default function ComparePage() {
                 </Link>
               ))}
             </p>
-            <Curves runs={runs} />
+            <Curves runs={runs} metric={metric} histories={histories} />
             <div className="grid2">
               <ParamDiff runs={runs} />
               <Metrics runs={runs} />
