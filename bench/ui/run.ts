@@ -104,12 +104,15 @@ async function paintTimes(browser: Browser, url: string, repeat: number): Promis
   const visit = async (page: Page) => {
     await page.goto(url, { waitUntil: 'commit' });
     const painted = page.evaluate('window.__firstRunPaint', undefined) as Promise<number>;
-    const timeout = new Promise<number>((_, fail) => setTimeout(() => fail(new Error(`no run name painted within ${PAINT_TIMEOUT_MS / 1000} s at ${url}`)), PAINT_TIMEOUT_MS));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<number>((_, fail) => (timer = setTimeout(() => fail(new Error(`no run name painted within ${PAINT_TIMEOUT_MS / 1000} s at ${url}`)), PAINT_TIMEOUT_MS)));
     try {
       return await Promise.race([painted, timeout]);
     } catch (err) {
       await page.screenshot({ path: join(WORK, 'paint-timeout.png') });
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   };
   // The first visit loads the UI's files into the browser cache; later ones are repeat visits.
@@ -217,7 +220,8 @@ async function main(): Promise<void> {
     const page = await context.newPage();
     for (let i = 0; i <= REPEAT; i++) {
       await page.goto(`${lapis.url}/w/default/compare?runs=${chartRuns.join(',')}&metric=loss`);
-      await page.waitForFunction("performance.getEntriesByName('lapis:chart-drawn').length > 0", undefined, { timeout: 60_000 });
+      // A function, not a string: the studio's Content-Security-Policy forbids eval.
+      await page.waitForFunction(() => performance.getEntriesByName('lapis:chart-drawn').length > 0, undefined, { timeout: 60_000 });
       const m = (await page.evaluate("(() => { const e = performance.getEntriesByName('lapis:chart-drawn')[0]; return { at: e.startTime, render: e.detail.renderMs }; })()")) as { at: number; render: number };
       // The first view makes the server read every history; later ones find them in its cache.
       if (i === 0) chart.first = m.at;
