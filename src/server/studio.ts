@@ -52,9 +52,10 @@ export function studioHandler(dir = STUDIO_DIR): (req: FastifyRequest, reply: Fa
     // `/workspaces/<name>/` alone is where MLflow's "View run at …/#/experiments/…" links point.
     if (RESERVED.test(path) && !MLFLOW_LINK.test(path)) return false;
     const file = normalize(join(dir, path));
-    if (file.startsWith(dir) && path !== '/' && extname(path) !== '') {
-      const info = await stat(file).catch(() => undefined);
-      if (!info?.isFile()) return false;
+    // A file of the build, if there is one; otherwise (a page URL, even one with a dot in an asset
+    // name) the page itself, for a browser.
+    const info = file.startsWith(dir) && path !== '/' ? await stat(file).catch(() => undefined) : undefined;
+    if (info?.isFile()) {
       reply
         .type(TYPES[extname(file)] ?? 'application/octet-stream')
         .header('Content-Length', String(info.size))

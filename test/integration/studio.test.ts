@@ -96,6 +96,8 @@ describe('the studio', () => {
     expect(await deep.text()).toContain('<div id="root">');
     expect(deep.headers.get('content-security-policy')).toMatch(/script-src 'self' 'sha256-[^']+'/);
     expect((await fetch(`${server.url}/assets/no-such-file.js`)).status).toBe(404);
+    // A page URL with a dot (an asset named iris-1.0) is a page, not a missing file.
+    expect((await fetch(`${server.url}/w/default/data/iris-1.0`, { headers: { accept: 'text/html' } })).status).toBe(200);
     // An encoded ../ never reaches files outside the build.
     const escape = await fetch(`${server.url}/assets/..%2f..%2f..%2fpackage.json`);
     expect(escape.status).toBe(404);
