@@ -181,6 +181,11 @@ describe('the studio', () => {
     await page.getByRole('link', { name: 'model/MLmodel' }).click();
     await expect.poll(() => preview.textContent()).toContain('flavors');
     await shot('run-artifacts');
+    // The tabs follow the arrow keys.
+    await page.getByRole('tab', { name: 'Artifacts' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.waitForURL(/tab=logs/);
+    await page.getByText('This run was not made by a job').waitFor();
   });
 
   it('compares two runs: overlaid curves, parameter diff, parallel coordinates', async () => {

@@ -59,6 +59,7 @@ const HELP: [string, string][] = [
   ['g m / g d / g c', 'models / data / compute'],
   ['/', 'focus the filter'],
   ['↑ ↓ PgUp PgDn Home End', 'move in a table'],
+  ['← →', 'previous / next tab'],
   ['Enter', 'open the row'],
   ['Space', 'select a run (compare)'],
   ['t', 'dark / light mode'],

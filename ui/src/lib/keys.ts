@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, type KeyboardEvent as ReactKeyboardEvent } from 'react';
 
 const typing = (t: EventTarget | null): boolean =>
   t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
@@ -36,4 +36,20 @@ export function useShortcuts(map: Record<string, () => void>): void {
       clearTimeout(timer);
     };
   }, []);
+}
+
+/**
+ * Arrow keys (and Home/End) in a tablist move to the neighbouring tab and select it, as the
+ * WAI-ARIA tabs pattern has it; Tab leaves the list.
+ */
+export function onTabListKeyDown(e: ReactKeyboardEvent<HTMLElement>): void {
+  const tabs = [...e.currentTarget.querySelectorAll<HTMLElement>('[role="tab"]')];
+  const at = tabs.indexOf(document.activeElement as HTMLElement);
+  if (at < 0) return;
+  const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[e.key];
+  if (to === undefined) return;
+  e.preventDefault();
+  const tab = tabs[(to + tabs.length) % tabs.length];
+  tab?.focus();
+  tab?.click();
 }

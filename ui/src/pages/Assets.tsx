@@ -7,6 +7,7 @@ import { fmtBytes, fmtNumber, fmtTime } from '../lib/format.js';
 import { profileColumns } from '../lib/profile.js';
 import { Link, navigate, paths, useLocation, withQuery, type AssetKind } from '../lib/router.js';
 import { useSession } from '../lib/session.js';
+import { onTabListKeyDown } from '../lib/keys.js';
 import { useAsync } from '../lib/use-async.js';
 
 const TITLES: Record<AssetKind, string> = { data: 'Data assets', environments: 'Environments', components: 'Components' };
@@ -286,9 +287,9 @@ export function AssetPage({ kind, name }: { kind: AssetKind; name: string }) {
           if (!chosen) return <ErrorView error={new Error(`No versions of '${name}'.`)} />;
           return (
             <>
-              <div className="tabs" role="tablist" aria-label="Versions">
+              <div className="tabs" role="tablist" onKeyDown={onTabListKeyDown} aria-label="Versions">
                 {versions.map((v) => (
-                  <button key={v.version} type="button" role="tab" aria-selected={v === chosen} onClick={() => navigate(withQuery(loc, { version: v.version }), { replace: true })}>
+                  <button key={v.version} type="button" role="tab" aria-selected={v === chosen} tabIndex={v === chosen ? 0 : -1} onClick={() => navigate(withQuery(loc, { version: v.version }), { replace: true })}>
                     {v.version}
                     {v.archived ? ' (archived)' : ''}
                   </button>

@@ -5,6 +5,7 @@ import { VirtualTable } from '../components/VirtualTable.js';
 import { fmtBytes, fmtTime } from '../lib/format.js';
 import { Link, navigate, paths, useLocation, withQuery } from '../lib/router.js';
 import { useSession } from '../lib/session.js';
+import { onTabListKeyDown } from '../lib/keys.js';
 import { useAsync } from '../lib/use-async.js';
 
 export function ModelsPage() {
@@ -150,9 +151,9 @@ export function ModelPage({ name }: { name: string }) {
           if (!chosen) return <Empty title="No versions" />;
           return (
             <>
-              <div className="tabs" role="tablist" aria-label="Versions">
+              <div className="tabs" role="tablist" onKeyDown={onTabListKeyDown} aria-label="Versions">
                 {sorted.map((v) => (
-                  <button key={v.version} type="button" role="tab" aria-selected={v === chosen} onClick={() => navigate(withQuery(loc, { version: v.version }), { replace: true })}>
+                  <button key={v.version} type="button" role="tab" aria-selected={v === chosen} tabIndex={v === chosen ? 0 : -1} onClick={() => navigate(withQuery(loc, { version: v.version }), { replace: true })}>
                     {v.version}
                     {v.aliases.length ? ` @${v.aliases.join(' @')}` : ''}
                     {v.archived ? ' (archived)' : ''}

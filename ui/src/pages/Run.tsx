@@ -8,6 +8,7 @@ import { fmtBytes, fmtDuration, fmtNumber, fmtTime } from '../lib/format.js';
 import { loadSeries } from '../lib/histories.js';
 import { Link, navigate, paths, useLocation, withQuery } from '../lib/router.js';
 import { useSession } from '../lib/session.js';
+import { onTabListKeyDown } from '../lib/keys.js';
 import { useAsync } from '../lib/use-async.js';
 
 const TABS = ['overview', 'charts', 'artifacts', 'logs'] as const;
@@ -190,13 +191,14 @@ export default function RunPage({ runId }: { runId: string }) {
                 Refresh
               </button>
             </div>
-            <div className="tabs" role="tablist" aria-label="Run">
+            <div className="tabs" role="tablist" onKeyDown={onTabListKeyDown} aria-label="Run">
               {TABS.map((t) => (
                 <button
                   key={t}
                   type="button"
                   role="tab"
                   aria-selected={t === tab}
+                  tabIndex={t === tab ? 0 : -1}
                   onClick={() => navigate(withQuery(loc, { tab: t === 'overview' ? undefined : t, file: undefined }), { replace: true })}
                 >
                   {t[0]?.toUpperCase() + t.slice(1)}
