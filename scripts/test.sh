@@ -15,6 +15,16 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   fi
 fi
 
+step "Chromium (the studio's end-to-end tests)"
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is missing; install it with: sudo apt-get install -y chromium" >&2
+    exit 1
+  fi
+fi
+
 # The venv build (minutes the first time, instant once cached) runs alongside build/lint/typecheck.
 step "Python test env (in the background)"
 venv_out="$(mktemp)"

@@ -432,7 +432,9 @@ export class RunsApi {
     if (opts.view !== undefined) body.view = opts.view;
     if (opts.maxResults !== undefined) body.max_results = opts.maxResults;
     if (opts.pageToken !== undefined) body.page_token = opts.pageToken;
-    return this.#c.request('POST', '/api/v1/runs/search', { body });
+    if (opts.offset !== undefined) body.offset = opts.offset;
+    if (opts.includeTotal) body.include_total = true;
+    return this.#c.request('POST', '/api/v1/runs/search', { body, ...(opts.signal ? { signal: opts.signal } : {}) });
   }
 
   /** Every matching run, page after page (`maxResults` is the page size). */
@@ -449,8 +451,12 @@ export class RunsApi {
     return this.#c.request('GET', `/api/v1/runs/${segment('run id', runId)}`);
   }
 
-  async metricHistory(runId: string, key: string): Promise<MetricHistory> {
-    return this.#c.request('GET', `/api/v1/runs/${segment('run id', runId)}/metrics/${segment('metric key', key)}/history`);
+  /** The whole history, or with `maxPoints` a chart's worth: each step bucket keeps its min and max. */
+  async metricHistory(runId: string, key: string, opts: { maxPoints?: number; signal?: AbortSignal } = {}): Promise<MetricHistory> {
+    return this.#c.request('GET', `/api/v1/runs/${segment('run id', runId)}/metrics/${segment('metric key', key)}/history`, {
+      query: { max_points: opts.maxPoints },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
   }
 
   async listArtifacts(runId: string, opts: ListArtifactsOptions = {}): Promise<ArtifactListing> {

@@ -52,6 +52,8 @@ export interface Metric {
 
 export interface MetricHistory {
   metrics: Metric[];
+  /** How many points the whole history holds, when it was down-sampled (`maxPoints`). */
+  total?: number;
 }
 
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
@@ -104,6 +106,8 @@ export interface Run {
 export interface RunPage {
   runs: Run[];
   next_page_token: string | null;
+  /** Every matching run, when asked for with `includeTotal`. */
+  total_count?: number;
 }
 
 export interface ArtifactEntry {
@@ -144,6 +148,11 @@ export interface SearchRunsOptions {
   view?: ViewType;
   maxResults?: number;
   pageToken?: string;
+  /** Start at this row instead of a page token (random access, e.g. a scrolled table). */
+  offset?: number;
+  /** Also count every matching run (`total_count`). */
+  includeTotal?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface ListArtifactsOptions {

@@ -29,6 +29,7 @@ import { AssetService } from '../registry/assets.js';
 import { ContentStore } from '../registry/content.js';
 import { ModelAssets } from '../registry/model-assets.js';
 import { registerMetrics } from './metrics.js';
+import { studioHandler } from './studio.js';
 import { ComputeTargets } from '../compute/targets.js';
 import { LocalExecutor } from '../compute/local.js';
 import { JobController } from '../jobs/controller.js';
@@ -192,7 +193,9 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     const body = isMlflowPath(req.url) ? mlflowErrorBody(lapis) : { error: lapis.toJSON() };
     return reply.status(lapis.status).send(body);
   });
-  app.setNotFoundHandler((req, reply) => {
+  const studio = studioHandler();
+  app.setNotFoundHandler(async (req, reply) => {
+    if (await studio(req, reply)) return reply;
     const err = new LapisError('ENDPOINT_NOT_FOUND', `No route ${req.method} ${req.url} on this server. The native API is described at /api/v1/openapi.json.`);
     return reply.status(404).send(isMlflowPath(req.url) ? mlflowErrorBody(err) : { error: err.toJSON() });
   });
@@ -247,6 +250,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
       await assets.purge(name);
       await purgeWorkspace(database, blobs, name);
       tracking.metrics.cache.clear();
+      tracking.metrics.chartCache.clear();
       await auth.removeWorkspace(name);
     },
   });

@@ -60,11 +60,14 @@ export function nativeTrackingRoutes(app: FastifyInstance, t: Tracking): void {
           view: Type.Optional(Type.Union([Type.Literal('ACTIVE_ONLY'), Type.Literal('DELETED_ONLY'), Type.Literal('ALL')])),
           max_results: Type.Optional(Type.Integer({ minimum: 1 })),
           page_token: Type.Optional(Type.String()),
+          offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Start at this row instead of a page token (random access, e.g. a scrolled table)' })),
+          include_total: Type.Optional(Type.Boolean({ description: 'Also count every matching run (total_count)' })),
         }),
       },
     },
     async (req) => {
-      const b = req.body as { experiments?: string[]; filter?: string; order_by?: string[]; view?: string; max_results?: number; page_token?: string };
+      const b = req.body as { experiments?: string[]; filter?: string; order_by?: string[]; view?: string; max_results?: number; page_token?: string; offset?: number; include_total?: boolean };
+      if (b.offset !== undefined && b.page_token !== undefined) throw new LapisError('INVALID_ARGUMENT', 'Pass either offset or page_token, not both.');
       const refs = b.experiments && b.experiments.length > 0 ? b.experiments : ['0'];
       const experimentIds = await Promise.all(refs.map((r) => experimentId(req.workspace, r)));
       const res = await t.searchRuns(req.workspace, {
@@ -74,8 +77,10 @@ export function nativeTrackingRoutes(app: FastifyInstance, t: Tracking): void {
         viewType: parseViewType('view', b.view),
         maxResults: maxResults('max_results', b.max_results, 100, LIMITS.searchRunsMaxResults),
         pageToken: b.page_token,
+        offset: b.offset,
+        includeTotal: b.include_total,
       });
-      return { runs: res.runs, next_page_token: res.nextPageToken ?? null };
+      return { runs: res.runs, next_page_token: res.nextPageToken ?? null, ...(res.total !== undefined ? { total_count: res.total } : {}) };
     },
   );
 
@@ -86,9 +91,21 @@ export function nativeTrackingRoutes(app: FastifyInstance, t: Tracking): void {
 
   app.get(
     '/api/v1/runs/:run_id/metrics/:key/history',
-    { config: { action: 'runs/read' }, schema: { summary: "A metric's full history", tags: ['tracking'], params: Type.Object({ run_id: Type.String(), key: Type.String() }) } },
-    async (req) => {
+    {
+      config: { action: 'runs/read' },
+      schema: {
+        summary: "A metric's history: all of it, or down-sampled for a chart",
+        tags: ['tracking'],
+        params: Type.Object({ run_id: Type.String(), key: Type.String() }),
+        querystring: Type.Object({
+          max_points: Type.Optional(Type.Integer({ minimum: 4, maximum: 100_000, description: 'Down-sample to at most this many points (each step bucket keeps its min and max); `total` tells how many there are' })),
+        }),
+      },
+    },
+    async (req, reply) => {
       const p = req.params as { run_id: string; key: string };
+      const { max_points: maxPoints } = req.query as { max_points?: number };
+      if (maxPoints !== undefined) return reply.type('application/json').send(await t.metrics.historyDownsampledJson(req.workspace, p.run_id, p.key, maxPoints));
       return { metrics: (await t.metrics.history(req.workspace, p.run_id, p.key)).metrics };
     },
   );
