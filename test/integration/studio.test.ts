@@ -54,32 +54,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('the API the studio pages with', () => {
-  it('searches runs at any offset with a total count, and down-samples histories keeping extremes', async () => {
-    const client = new LapisClient({ url: server.url, token });
-    const page2 = await client.runs.search({ experiments: [experimentId], orderBy: ['params.alpha ASC'], maxResults: 2, offset: 2, includeTotal: true });
-    expect(page2.total_count).toBe(5);
-    expect(page2.runs.map((r) => r.info.run_name)).toEqual(['ridge-1.0', 'ridge-2.0']);
-    const filtered = await client.runs.search({ experiments: [experimentId], filter: "params.solver = 'svd'", includeTotal: true });
-    expect(filtered.total_count).toBe(2);
-    await expect(client.runs.search({ experiments: [experimentId], offset: 1, pageToken: page2.next_page_token as string })).rejects.toThrow(/either offset or page_token/);
-
-    const runId = (runs[0] as { run_id: string }).run_id;
-    const full = await client.runs.metricHistory(runId, 'loss');
-    const small = await client.runs.metricHistory(runId, 'loss', { maxPoints: 20 });
-    expect(full.metrics).toHaveLength(300);
-    expect(small.total).toBe(300);
-    expect(small.metrics.length).toBeLessThanOrEqual(22);
-    const values = (h: typeof full) => h.metrics.map((m) => m.value as number);
-    // The ends and the extremes of the whole history survive down-sampling.
-    expect(small.metrics[0]).toEqual(full.metrics[0]);
-    expect(small.metrics.at(-1)).toEqual(full.metrics.at(-1));
-    expect(Math.max(...values(small))).toBe(Math.max(...values(full)));
-    expect(Math.min(...values(small))).toBe(Math.min(...values(full)));
-    await expect(client.runs.metricHistory(runId, 'loss', { maxPoints: 1 })).rejects.toThrow(/max_points/);
-  });
-});
-
 describe('the studio', () => {
   it('is served at / with a login page, and never answers for the API', async () => {
     const api = await fetch(`${server.url}/api/v1/no-such-route`, { headers: { accept: 'text/html' } });
