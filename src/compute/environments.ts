@@ -58,6 +58,19 @@ export function venvEnvironment(name: string, python: string | null, pip: string
   return { kind: 'venv', hash, python, pip, name, note: null };
 }
 
+/**
+ * An MLflow model's own environment, as Azure ML builds it for a no-code deployment: the pip lines
+ * of its requirements.txt and the Python version of its python_env.yaml, plus `extra` packages.
+ */
+export function mlflowModelEnvironment(name: string, requirements: string, pythonEnv: string, extra: string[] = []): TaskEnvironment {
+  const pip = requirements
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#') && !l.startsWith('-'));
+  const version = /^python:\s*"?(\d+\.\d+)/m.exec(pythonEnv)?.[1] ?? null;
+  return venvEnvironment(name, version, [...pip, ...extra]);
+}
+
 const CONDA_SPEC = /^([A-Za-z0-9_.-]+)\s*(?:(==|=|>=|<=|>|<|!=|~=)\s*([^\s=<>!~]+))?$/;
 
 /** `numpy=1.26` (conda's prefix match) → `numpy==1.26.*`; `numpy>=1.2` as is; channels (`conda-forge::x`) dropped. */

@@ -166,6 +166,9 @@ export class ModelAssets {
         if (env) add({ id: `environment:${env}`, kind: 'environment', label: env, ref: env }, runNode, 'ran_in');
         const code = tag('lapis.code');
         if (code) add({ id: `code:${code}`, kind: 'code', label: code.slice(0, 12), ref: code }, runNode, 'ran_code');
+        // A packaging job (lapis model package) names the version it converted.
+        const packaged = AZUREML_DATA.exec(tag('lapis.package.source') ?? '');
+        if (packaged) add({ id: `model:${packaged[1]}:${packaged[2]}`, kind: 'model_version', label: `${packaged[1]}:${packaged[2]}`, ref: packaged[0] }, root, 'packaged_from');
       }
     }
     return { root, nodes: [...nodes.values()], edges };

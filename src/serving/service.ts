@@ -14,7 +14,7 @@ import type { Selectable } from 'kysely';
 import type { SecretBox } from '../auth/secrets.js';
 import { now } from '../core/clock.js';
 import { alreadyExists, invalid, notFound } from '../core/errors.js';
-import { environmentOf, venvEnvironment, type TaskEnvironment } from '../compute/environments.js';
+import { environmentOf, mlflowModelEnvironment, type TaskEnvironment } from '../compute/environments.js';
 import { specErrors, type AssetService } from '../registry/assets.js';
 import type { ContentStore } from '../registry/content.js';
 import { scopeOf, type ModelAssets } from '../registry/model-assets.js';
@@ -570,13 +570,8 @@ function checkTraffic(raw: unknown): Record<string, number> {
 async function requirementsEnvironment(modelDir: string): Promise<TaskEnvironment> {
   const requirements = await readFile(join(modelDir, 'requirements.txt'), 'utf8').catch(() => undefined);
   if (requirements === undefined) throw invalid("The MLflow model has no requirements.txt to build its environment from; give the deployment an environment.");
-  const pip = requirements
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#') && !l.startsWith('-'));
   const pyEnv = await readFile(join(modelDir, 'python_env.yaml'), 'utf8').catch(() => '');
-  const version = /^python:\s*"?(\d+\.\d+)/m.exec(pyEnv)?.[1] ?? null;
-  return venvEnvironment("the model's requirements.txt", version, pip);
+  return mlflowModelEnvironment("the model's requirements.txt", requirements, pyEnv);
 }
 
 function isUnique(err: unknown): boolean {
