@@ -243,6 +243,7 @@ function deploymentView(d: OnlineDeployment): string {
     ['Endpoint', d.endpoint_name],
     ['State', d.state],
     ['Model', d.model],
+    ['Runtime', d.runtime === 'onnx' ? 'ONNX Runtime, in process (worker threads)' : 'Python scoring processes'],
     ['Environment', d.environment],
     ['Instances', readyText(d)],
     ['Traffic', `${d.traffic}%${d.mirror_traffic ? ` (+${d.mirror_traffic}% mirrored)` : ''}`],
@@ -251,6 +252,7 @@ function deploymentView(d: OnlineDeployment): string {
     ['Request timeout', `${d.request_settings.request_timeout_ms} ms`],
     ['Max concurrent', `${d.request_settings.max_concurrent_requests_per_instance} per instance`],
   ];
-  const instances = d.instances.map((i) => [String(i.index), i.state, String(i.pid ?? '-'), String(i.restarts), String(i.inflight)]);
-  return [fields(rows), instances.length ? `\nInstances:\n${table(['#', 'STATE', 'PID', 'RESTARTS', 'IN FLIGHT'], instances, '  ')}` : '', d.error ? `\nError:\n${d.error}` : ''].filter(Boolean).join('\n');
+  const onnx = d.runtime === 'onnx';
+  const instances = d.instances.map((i) => [String(i.index), i.state, onnx ? `${i.workers?.ready ?? 0}/${i.workers?.total ?? 0} ready` : String(i.pid ?? '-'), String(i.restarts), String(i.inflight)]);
+  return [fields(rows), instances.length ? `\nInstances:\n${table(['#', 'STATE', onnx ? 'WORKERS' : 'PID', 'RESTARTS', 'IN FLIGHT'], instances, '  ')}` : '', d.error ? `\nError:\n${d.error}` : ''].filter(Boolean).join('\n');
 }

@@ -58,8 +58,7 @@ export class ModelPackaging {
     const scope = scopeOf(ws.name);
     const version = await this.#d.models.resolveVersion(scope, req.name, req.version ?? 'latest');
     const source = `azureml:${req.name}:${version}`;
-    const files = await this.#d.models.files(scope, req.name, version);
-    const text = async (path: string): Promise<string | undefined> => (files.some((f) => f.path === path) ? readAll((await this.#d.models.open(scope, req.name, version, path)).stream) : undefined);
+    const text = (path: string): Promise<string | undefined> => this.#d.models.text(scope, req.name, version, path);
     const mlmodelText = await text('MLmodel');
     if (mlmodelText === undefined) throw invalid(`Model ${source} is not an MLflow model (no MLmodel file); only scikit-learn MLflow models can be packaged as ONNX.`);
     const mlmodel = parseMlModel(mlmodelText, source);
@@ -111,10 +110,4 @@ export class ModelPackaging {
     }
     return hash;
   }
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
 }

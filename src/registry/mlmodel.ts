@@ -27,6 +27,8 @@ export interface MlModel {
   flavors: string[];
   signature: InputSignature | null;
   hasInputExample: boolean;
+  /** The onnx flavor's model file (relative to the model folder), if it has that flavor. */
+  onnxFile: string | null;
   metadata: Record<string, unknown>;
 }
 
@@ -41,10 +43,12 @@ export function parseMlModel(text: string, what: string): MlModel {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw invalid(`The MLmodel file of ${what} is not a YAML mapping.`);
   const m = doc as { flavors?: unknown; signature?: { inputs?: unknown } | null; saved_input_example_info?: unknown; metadata?: unknown };
   const flavors = m.flavors && typeof m.flavors === 'object' ? Object.keys(m.flavors) : [];
+  const onnx = flavors.includes('onnx') ? (m.flavors as { onnx?: { data?: unknown } | null }).onnx : undefined;
   return {
     flavors,
     signature: typeof m.signature?.inputs === 'string' ? inputSignature(m.signature.inputs, what) : null,
     hasInputExample: !!m.saved_input_example_info,
+    onnxFile: onnx === undefined ? null : typeof onnx?.data === 'string' ? onnx.data : 'model.onnx',
     metadata: m.metadata && typeof m.metadata === 'object' ? (m.metadata as Record<string, unknown>) : {},
   };
 }

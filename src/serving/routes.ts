@@ -1,4 +1,3 @@
-import { request as httpRequest, type Agent } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../auth/service.js';
@@ -156,10 +155,10 @@ async function send(serving: ServingService, endpoint: string, deployment: strin
   }
   inst.inflight += 1;
   try {
-    return await forward(inst.port, body, contentType, timeoutMs, serving.runtime.agent);
+    return await inst.score(body, contentType, timeoutMs);
   } catch (err) {
     if ((err as Error).message === 'timeout') throw new LapisError('REQUEST_TIMEOUT', `The request took longer than request_timeout_ms (${timeoutMs} ms) on deployment '${deployment}'.`);
-    throw new LapisError('BAD_GATEWAY', `Deployment '${deployment}' failed to answer: its scoring process ended while handling the request (${(err as Error).message}); it is being restarted.`);
+    throw new LapisError('BAD_GATEWAY', `Deployment '${deployment}' failed to answer: its scoring ${serving.runtime.kind(key) === 'onnx' ? 'worker thread' : 'process'} ended while handling the request (${(err as Error).message}); it is being restarted.`);
   } finally {
     inst.inflight -= 1;
   }
@@ -188,18 +187,4 @@ function pickByTraffic(traffic: readonly [string, number][]): string | undefined
     if (r < 0) return name;
   }
   return traffic[traffic.length - 1]?.[0];
-}
-
-function forward(port: number, body: Buffer | undefined, contentType: string, timeoutMs: number, agent: Agent): Promise<{ status: number; contentType: string; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/score', method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body?.length ?? 0 } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 502, contentType: String(res.headers['content-type'] ?? 'application/json'), body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end(body);
-  });
 }
