@@ -67,7 +67,12 @@ export function parseBody(raw: Uint8Array | string, input: TensorInput): ParsedB
     if (!Array.isArray(data)) throw new PayloadError(`${where} is ${describe(data)}; it must be a list of records [{"<column>": value, ...}].`);
     return { ...fromRecords(data, input, where), wrap: true };
   }
-  if (Array.isArray(data)) return { ...(data.length > 0 && data.every(isObject) ? fromRecords(data, input, where) : fromRows(data, input, where)), wrap: true };
+  if (Array.isArray(data)) {
+    if (data.length > 0 && data.every(isObject)) return { ...fromRecords(data, input, where), wrap: true };
+    // As MLflow: unnamed rows meet a column signature only through Azure ML's input_data.
+    if (input.columns) throw new PayloadError(`${where} holds rows without column names, but the model's signature names its columns (${names(input)}): send records [{"<column>": value}], named columns {"<column>": [...]}, or "dataframe_split".`);
+    return { ...fromRows(data, input, where), wrap: true };
+  }
   if (isObject(data) && Object.keys(data).length > 0) return { ...fromNamed(data, input, where), wrap: true };
   throw new PayloadError(`${where} is ${describe(data)}; it must be a list of rows, a list of records or an object of named columns.`);
 }
