@@ -99,3 +99,64 @@ export async function pool<T>(items: readonly T[], concurrency: number, worker: 
   );
   if (failed !== undefined) throw failed;
 }
+
+export interface OpenLoopResult {
+  /** The rate asked for and the one achieved (answers per second over the run). */
+  targetRps: number;
+  achievedRps: number;
+  requests: number;
+  errors: number;
+  firstError?: string;
+  /** From each request's scheduled send time to its answer: queueing in the generator counts too. */
+  latencies: number[];
+  statuses: Record<number, number>;
+}
+
+/**
+ * Open-loop load: `n` requests sent on a fixed schedule at `rps`, whether or not earlier ones have
+ * answered (the HTTP client's sockets bound how many are in flight). Latency runs from the scheduled
+ * send time, so a server that falls behind shows it in the percentiles instead of slowing the
+ * generator down (no coordinated omission).
+ */
+export async function openLoop(http: HttpClient, call: Call, rps: number, n: number): Promise<OpenLoopResult> {
+  const latencies: number[] = [];
+  const statuses: Record<number, number> = {};
+  let errors = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < n; ) {
+    const due = started + (i * 1000) / rps;
+    const now = performance.now();
+    if (due > now) {
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.floor(due - now))));
+      continue;
+    }
+    // Everything due by now goes out together: timers fire late under load.
+    for (; i < n && started + (i * 1000) / rps <= performance.now(); i++) {
+      const scheduled = started + (i * 1000) / rps;
+      inflight.push(
+        http.request(call.method, call.path, call.body, 30_000, call.headers).then(
+          (res) => {
+            latencies.push(performance.now() - scheduled);
+            statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+            if (res.status < 200 || res.status >= 300) {
+              errors++;
+              firstError ??= `${call.path} -> HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`;
+            }
+          },
+          (err: unknown) => {
+            errors++;
+            statuses[0] = (statuses[0] ?? 0) + 1;
+            firstError ??= `${call.path}: ${(err as Error).message}`;
+          },
+        ),
+      );
+    }
+  }
+  await Promise.all(inflight);
+  const wallMs = performance.now() - started;
+  const out: OpenLoopResult = { targetRps: rps, achievedRps: (n - errors) / (wallMs / 1000), requests: n, errors, latencies, statuses };
+  if (firstError !== undefined) out.firstError = firstError;
+  return out;
+}
