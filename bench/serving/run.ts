@@ -605,7 +605,7 @@ async function onnxPhase(client: LapisClient, model: LapisPhase['model'], via: (
     model: registered,
     instance_count: CFG.onnxInstances,
     environment_variables: { WORKER_COUNT: String(OPTS.onnxWorkers) },
-    request_settings: { request_timeout_ms: CFG.requestTimeoutMs, max_concurrent_requests_per_instance: 1024 },
+    request_settings: { request_timeout_ms: CFG.requestTimeoutMs, max_concurrent_requests_per_instance: 1000 },
   });
   const deploySeconds = (await waitDeployed(client, 'onnx')).seconds;
   log(`    Succeeded after ${fmt(deploySeconds, 1)} s`);
