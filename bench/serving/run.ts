@@ -28,7 +28,7 @@
  *
  *  5. The ONNX path: the model packaged by `lapis model package` (a real job), deployed with no code
  *     on the in-process ONNX runtime, closed-loop levels of 1–32 clients through the router, then an
- *     open loop at half of the highest throughput reached (latency from each request's scheduled time).
+ *     open loop at half of the highest throughput reached.
  *
  * Targets (from the issue): no-code throughput ≥ 2× `mlflow models serve` at an equal or lower p99,
  * read at 8 clients where both servers are CPU-bound; the router adds ≤ 0.3 ms to p50; the ONNX path
@@ -634,7 +634,7 @@ async function onnxPhase(client: LapisClient, model: LapisPhase['model'], via: (
       otherCores: cpu.otherCores,
       cpuMsPerRequest: { ...Object.fromEntries(Object.entries(cpu.parts).map(([k, sec]) => [k, (sec * 1000) / n])), client: (cpu.client * 1000) / n },
     };
-    log(`    achieved ${fmt(half.achievedRps)} req/s; p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms, max ${fmt(half.max, 1)} ms; statuses ${JSON.stringify(half.statuses)}; other load ${fmt(half.otherCores, 2)} cores`);
+    log(`    achieved ${fmt(half.achievedRps)} req/s; p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms, max ${fmt(half.max, 1)} ms; statuses ${JSON.stringify(half.statuses)}; sent late by the generator: p99 ${fmt(half.lateP99, 2)} ms, max ${fmt(half.lateMax, 1)} ms; other load ${fmt(half.otherCores, 2)} cores`);
     return { packageSeconds, packageJob: job.name, model: registered, deploySeconds, levels, best, half };
   } finally {
     http.close();
@@ -936,7 +936,7 @@ ${findings(l, m, h)
   .map((f) => `  - ${f}`)
   .join('\n')}
   - cProfile of the no-code scorer on the \`input_data\` body (${fmt(h.profile_total_us)} µs a call under the profiler, which inflates every call; shares hold better), share of its time inside each step: ${cprof}. Largest self times: ${selfTop}.
-- **ONNX path**: the same registered model packaged by \`lapis model package\` (job ${l.onnx.packageJob}: the model's environment plus skl2onnx and onnxruntime, conversion, check against the original, registration as ${l.onnx.model}; ${fmt(l.onnx.packageSeconds, 1)} s from the request to the registered version), deployed with no code on the in-process ONNX runtime: ${CFG.onnxInstances} instance × ${OPTS.onnxWorkers} worker thread(s) (\`WORKER_COUNT\`), \`max_concurrent_requests_per_instance: 1024\`, up ${fmt(l.onnx.deploySeconds, 1)} s after its creation; requests pinned with \`azureml-model-deployment: onnx\`, the \`input_data\` body, answer \`[0]\` checked. Closed loop with ${CFG.onnxConcurrencies.join(', ')} clients, ${fmt(OPTS.onnxRequests)} requests a level; the throughput target compares the highest throughput of each side (MLflow's at any of its levels). Then an open loop (\`bench/lib/load.ts\` \`openLoop\`: requests sent on a fixed schedule whether or not earlier ones answered, latency counted from the scheduled time) at half of the highest ONNX throughput for ${CFG.openLoopSeconds} s after a 1 s warm-up: achieved ${fmt(l.onnx.half.achievedRps)} req/s, p50 ${fmt(l.onnx.half.p50, 2)} ms, p99 ${fmt(l.onnx.half.p99, 2)} ms, max ${fmt(l.onnx.half.max, 1)} ms, statuses ${JSON.stringify(l.onnx.half.statuses)}, other load ${fmt(l.onnx.half.otherCores, 2)} cores. CPU per request at the highest level (ms; "router" is the whole Lapis process, its ONNX worker threads included): ${cpuLine(l.onnx.best)}.
+- **ONNX path**: the same registered model packaged by \`lapis model package\` (job ${l.onnx.packageJob}: the model's environment plus skl2onnx and onnxruntime, conversion, check against the original, registration as ${l.onnx.model}; ${fmt(l.onnx.packageSeconds, 1)} s from the request to the registered version), deployed with no code on the in-process ONNX runtime: ${CFG.onnxInstances} instance × ${OPTS.onnxWorkers} worker thread(s) (\`WORKER_COUNT\`), \`max_concurrent_requests_per_instance: 1024\`, up ${fmt(l.onnx.deploySeconds, 1)} s after its creation; requests pinned with \`azureml-model-deployment: onnx\`, the \`input_data\` body, answer \`[0]\` checked. Closed loop with ${CFG.onnxConcurrencies.join(', ')} clients, ${fmt(OPTS.onnxRequests)} requests a level; the throughput target compares the highest throughput of each side (MLflow's at any of its levels). Then an open loop (\`bench/lib/load.ts\` \`openLoop\`: requests sent on a fixed schedule whether or not earlier ones answered; latency from each request's send, waiting for a socket included; the generator's timers sent requests late by up to ${fmt(l.onnx.half.lateMax, 1)} ms, p99 ${fmt(l.onnx.half.lateP99, 2)} ms) at half of the highest ONNX throughput for ${CFG.openLoopSeconds} s after a 1 s warm-up: achieved ${fmt(l.onnx.half.achievedRps)} req/s, p50 ${fmt(l.onnx.half.p50, 2)} ms, p99 ${fmt(l.onnx.half.p99, 2)} ms, max ${fmt(l.onnx.half.max, 1)} ms, statuses ${JSON.stringify(l.onnx.half.statuses)}, other load ${fmt(l.onnx.half.otherCores, 2)} cores. CPU per request at the highest level (ms; "router" is the whole Lapis process, its ONNX worker threads included): ${cpuLine(l.onnx.best)}.
 ${profText}`;
 }
 

@@ -21,9 +21,9 @@ import type { JobService, JobView } from './service.js';
 const CONVERTER = fileURLToPath(new URL('../../python/lapis_package/convert.py', import.meta.url));
 /** What the conversion adds to the model's own requirements. */
 const CONVERSION_PACKAGES = ['skl2onnx', 'onnx', 'onnxruntime'];
-export const PACKAGE_TARGETS = ['onnx'] as const;
+const PACKAGE_TARGETS = ['onnx'] as const;
 /** The run tag naming the version a packaged model was made from (read by the lineage). */
-export const PACKAGE_SOURCE_TAG = 'lapis.package.source';
+const PACKAGE_SOURCE_TAG = 'lapis.package.source';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 
 export interface PackageRequest {
