@@ -388,6 +388,8 @@ interface OnnxPhase {
   /** The closed-loop level with the highest throughput. */
   best: Level;
   half: OpenLoopResult & { p50: number; p99: number; max: number; otherCores: number; cpuMsPerRequest: Record<string, number> };
+  /** The same open loop on GET /health (no scoring, no auth): the floor of this machine, generator and HTTP server. */
+  health: { p50: number; p99: number; max: number; lateP99: number; otherCores: number };
 }
 
 async function waitDeployed(client: LapisClient, name: string): Promise<{ d: OnlineDeployment; seconds: number }> {
@@ -635,7 +637,15 @@ async function onnxPhase(client: LapisClient, model: LapisPhase['model'], via: (
       cpuMsPerRequest: { ...Object.fromEntries(Object.entries(cpu.parts).map(([k, sec]) => [k, (sec * 1000) / n])), client: (cpu.client * 1000) / n },
     };
     log(`    achieved ${fmt(half.achievedRps)} req/s; p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms, max ${fmt(half.max, 1)} ms; statuses ${JSON.stringify(half.statuses)}; sent late by the generator: p99 ${fmt(half.lateP99, 2)} ms, max ${fmt(half.lateMax, 1)} ms; other load ${fmt(half.otherCores, 2)} cores`);
-    return { packageSeconds, packageJob: job.name, model: registered, deploySeconds, levels, best, half };
+    log(`  the same open loop on GET /health (no scoring): the floor of the machine, the generator and the HTTP server`);
+    const healthCall: Call = { method: 'GET', path: '/health' };
+    await openLoop(http, healthCall, rate, Math.min(n, rate));
+    await waitForQuiet(parts);
+    const hMeter = cpuMeter(parts);
+    const h = await openLoop(http, healthCall, rate, n);
+    const health = { p50: percentile(h.latencies, 50), p99: percentile(h.latencies, 99), max: h.latencies.length ? Math.max(...h.latencies) : Number.NaN, lateP99: h.lateP99, otherCores: hMeter().otherCores };
+    log(`    p50 ${fmt(health.p50, 2)} ms, p99 ${fmt(health.p99, 2)} ms, max ${fmt(health.max, 1)} ms; sent late: p99 ${fmt(health.lateP99, 2)} ms; other load ${fmt(health.otherCores, 2)} cores`);
+    return { packageSeconds, packageJob: job.name, model: registered, deploySeconds, levels, best, half, health };
   } finally {
     http.close();
   }
@@ -829,6 +839,7 @@ function rows(l: LapisPhase, m: MlflowPhase): { rows: Row[]; failed: string[] } 
     target: `≤ ${TARGETS.onnxHalfLoadP99Ms} ms`,
     result: pass(okP99),
   });
+  table.push({ figure: '… the same open loop on GET /health (no scoring): p99, ms', lapis: `${fmt(onnx.health.p99, 2)}${onnx.health.otherCores > CFG.quiet.otherCores ? ' †' : ''}`, mlflow: '', ratio: '', target: '', result: '' });
   return { rows: table, failed: [...failed] };
 }
 
@@ -936,7 +947,7 @@ ${findings(l, m, h)
   .map((f) => `  - ${f}`)
   .join('\n')}
   - cProfile of the no-code scorer on the \`input_data\` body (${fmt(h.profile_total_us)} µs a call under the profiler, which inflates every call; shares hold better), share of its time inside each step: ${cprof}. Largest self times: ${selfTop}.
-- **ONNX path**: the same registered model packaged by \`lapis model package\` (job ${l.onnx.packageJob}: the model's environment plus skl2onnx and onnxruntime, conversion, check against the original, registration as ${l.onnx.model}; ${fmt(l.onnx.packageSeconds, 1)} s from the request to the registered version), deployed with no code on the in-process ONNX runtime: ${CFG.onnxInstances} instance × ${OPTS.onnxWorkers} worker thread(s) (\`WORKER_COUNT\`), \`max_concurrent_requests_per_instance: 1024\`, up ${fmt(l.onnx.deploySeconds, 1)} s after its creation; requests pinned with \`azureml-model-deployment: onnx\`, the \`input_data\` body, answer \`[0]\` checked. Closed loop with ${CFG.onnxConcurrencies.join(', ')} clients, ${fmt(OPTS.onnxRequests)} requests a level; the throughput target compares the highest throughput of each side (MLflow's at any of its levels). Then an open loop (\`bench/lib/load.ts\` \`openLoop\`: requests sent on a fixed schedule whether or not earlier ones answered; latency from each request's send, waiting for a socket included; the generator's timers sent requests late by up to ${fmt(l.onnx.half.lateMax, 1)} ms, p99 ${fmt(l.onnx.half.lateP99, 2)} ms) at half of the highest ONNX throughput for ${CFG.openLoopSeconds} s after a 1 s warm-up: achieved ${fmt(l.onnx.half.achievedRps)} req/s, p50 ${fmt(l.onnx.half.p50, 2)} ms, p99 ${fmt(l.onnx.half.p99, 2)} ms, max ${fmt(l.onnx.half.max, 1)} ms, statuses ${JSON.stringify(l.onnx.half.statuses)}, other load ${fmt(l.onnx.half.otherCores, 2)} cores. CPU per request at the highest level (ms; "router" is the whole Lapis process, its ONNX worker threads included): ${cpuLine(l.onnx.best)}.
+- **ONNX path**: the same registered model packaged by \`lapis model package\` (job ${l.onnx.packageJob}: the model's environment plus skl2onnx and onnxruntime, conversion, check against the original, registration as ${l.onnx.model}; ${fmt(l.onnx.packageSeconds, 1)} s from the request to the registered version), deployed with no code on the in-process ONNX runtime: ${CFG.onnxInstances} instance × ${OPTS.onnxWorkers} worker thread(s) (\`WORKER_COUNT\`), \`max_concurrent_requests_per_instance: 1024\`, up ${fmt(l.onnx.deploySeconds, 1)} s after its creation; requests pinned with \`azureml-model-deployment: onnx\`, the \`input_data\` body, answer \`[0]\` checked. Closed loop with ${CFG.onnxConcurrencies.join(', ')} clients, ${fmt(OPTS.onnxRequests)} requests a level; the throughput target compares the highest throughput of each side (MLflow's at any of its levels). Then an open loop (\`bench/lib/load.ts\` \`openLoop\`: requests sent on a fixed schedule whether or not earlier ones answered; latency from each request's send, waiting for a socket included; the generator's timers sent requests late by up to ${fmt(l.onnx.half.lateMax, 1)} ms, p99 ${fmt(l.onnx.half.lateP99, 2)} ms) at half of the highest ONNX throughput for ${CFG.openLoopSeconds} s after a 1 s warm-up: achieved ${fmt(l.onnx.half.achievedRps)} req/s, p50 ${fmt(l.onnx.half.p50, 2)} ms, p99 ${fmt(l.onnx.half.p99, 2)} ms, max ${fmt(l.onnx.half.max, 1)} ms, statuses ${JSON.stringify(l.onnx.half.statuses)}, other load ${fmt(l.onnx.half.otherCores, 2)} cores. The same open loop on \`GET /health\` (a fixed text: no scoring, no key check) as a control: p50 ${fmt(l.onnx.health.p50, 2)} ms, p99 ${fmt(l.onnx.health.p99, 2)} ms, max ${fmt(l.onnx.health.max, 1)} ms (other load ${fmt(l.onnx.health.otherCores, 2)} cores) — what the machine, the load generator and the HTTP server cost at that rate before any scoring. CPU per request at the highest level (ms; "router" is the whole Lapis process, its ONNX worker threads included): ${cpuLine(l.onnx.best)}.
 ${profText}`;
 }
 
