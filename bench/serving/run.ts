@@ -83,7 +83,7 @@ const OPTS = {
   requests: intOption('--requests', 2000, 200, 100_000),
   pairs: intOption('--pairs', 2000, 100, 100_000),
   onnxRequests: intOption('--onnx-requests', 20_000, 1_000, 1_000_000),
-  onnxWorkers: intOption('--onnx-workers', 1, 1, 16),
+  onnxWorkers: intOption('--onnx-workers', 2, 1, 16),
 };
 
 const CFG = {
