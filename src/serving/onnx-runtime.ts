@@ -68,7 +68,10 @@ class OnnxInstance implements ScoringInstance {
         reject(new Error('timeout'));
       }, timeoutMs);
       slot.pending.set(id, { resolve, reject, timer });
-      slot.worker?.postMessage({ id, body: body ?? new Uint8Array(0) });
+      // A copy of exactly the body, moved to the worker: cloning the Buffer itself would copy the
+      // whole (pooled, 8 KiB) memory behind it.
+      const bytes = body ? Uint8Array.from(body) : new Uint8Array(0);
+      slot.worker?.postMessage({ id, body: bytes }, [bytes.buffer]);
     });
   }
 
