@@ -99,3 +99,71 @@ export async function pool<T>(items: readonly T[], concurrency: number, worker: 
   );
   if (failed !== undefined) throw failed;
 }
+
+export interface OpenLoopResult {
+  /** The rate asked for and the one achieved (answers per second over the run). */
+  targetRps: number;
+  achievedRps: number;
+  requests: number;
+  errors: number;
+  firstError?: string;
+  /** From each request's send (its creation in the HTTP client, so waiting for a socket counts) to its answer. */
+  latencies: number[];
+  /** How late each request was sent after its scheduled time (the generator's timers), p99 and max, ms. */
+  lateP99: number;
+  lateMax: number;
+  statuses: Record<number, number>;
+}
+
+/**
+ * Open-loop load: `n` requests sent on a fixed schedule at `rps`, whether or not earlier ones have
+ * answered, so a server that falls behind shows it in the percentiles instead of slowing the
+ * generator down (no coordinated omission). The generator's timers fire up to a millisecond or so
+ * late, sending what is due together; that lateness is its own and reported apart (`late*`).
+ */
+export async function openLoop(http: HttpClient, call: Call, rps: number, n: number): Promise<OpenLoopResult> {
+  // Preallocated, and no promise kept per request: the generator's own garbage collection would
+  // otherwise show up as the server's latency.
+  const latencies = new Float64Array(n);
+  const late = new Float64Array(n);
+  let answered = 0;
+  const statuses: Record<number, number> = {};
+  let errors = 0;
+  let firstError: string | undefined;
+  let allAnswered: () => void = () => undefined;
+  const done = new Promise<void>((r) => (allAnswered = r));
+  const settle = (i: number, ms: number, status: number, error?: string): void => {
+    latencies[i] = ms;
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (error !== undefined) {
+      errors++;
+      firstError ??= error;
+    }
+    if (++answered === n) allAnswered();
+  };
+  const started = performance.now();
+  for (let i = 0; i < n; ) {
+    const due = started + (i * 1000) / rps;
+    const now = performance.now();
+    if (due > now) {
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.floor(due - now))));
+      continue;
+    }
+    // Everything due by now goes out together: timers fire late under load.
+    for (; i < n && started + (i * 1000) / rps <= performance.now(); i++) {
+      const k = i;
+      const sent = performance.now();
+      late[k] = sent - (started + (k * 1000) / rps);
+      http.request(call.method, call.path, call.body, 30_000, call.headers).then(
+        (res) => settle(k, res.ms, res.status, res.status < 200 || res.status >= 300 ? `${call.path} -> HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 300)}` : undefined),
+        (err: unknown) => settle(k, performance.now() - sent, 0, `${call.path}: ${(err as Error).message}`),
+      );
+    }
+  }
+  if (n > 0) await done;
+  const wallMs = performance.now() - started;
+  const lateness = Array.from(late);
+  const out: OpenLoopResult = { targetRps: rps, achievedRps: (n - errors) / (wallMs / 1000), requests: n, errors, latencies: Array.from(latencies), lateP99: percentile(lateness, 99), lateMax: n ? Math.max(...lateness) : 0, statuses };
+  if (firstError !== undefined) out.firstError = firstError;
+  return out;
+}

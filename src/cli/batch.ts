@@ -4,7 +4,7 @@ import type { BatchDeployment, BatchEndpoint } from '../client/index.js';
 import { bad, localPathOf, readSpec, specOptions, upload } from './asset-common.js';
 import { inlineConda } from './asset.js';
 import { contextOf, positiveInt, withGlobalOptions } from './context.js';
-import { outcome, progressText, stream } from './job.js';
+import { outcome, progressText, streamJobLog } from './job.js';
 import { fields, formatDuration, formatTime, note, print, table, truncate } from './output.js';
 
 /** `lapis batch-endpoint …` and `lapis batch-deployment …`, as `az ml`. */
@@ -117,7 +117,7 @@ function endpointCommand(program: Command): void {
         return;
       }
       note(`Started batch job ${job.name} (deployment ${deployment}); streaming its log (Ctrl-C stops streaming, the job goes on).`);
-      const end = await stream(ctx, job.name, 0);
+      const end = await streamJobLog(ctx, job.name, 0);
       const final = await ctx.client.jobs.get(job.name);
       print(ctx.output, final, () => `${outcome(final)}${final.progress ? `\n${progressText(final.progress)}` : ''}${final.status === 'Completed' ? `\n  results: lapis job download ${final.name} --output-name score` : ''}`);
       if (end !== 'Completed') process.exitCode = 1;

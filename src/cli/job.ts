@@ -47,7 +47,7 @@ export function jobCommand(program: Command): void {
       return;
     }
     note(`Submitted job ${created.name}; streaming its log (Ctrl-C stops streaming, the job goes on).`);
-    const end = await stream(ctx, created.name, 0);
+    const end = await streamJobLog(ctx, created.name, 0);
     const final = await ctx.client.jobs.get(created.name);
     print(ctx.output, final, () => outcome(final));
     if (end !== 'Completed') process.exitCode = 1;
@@ -92,7 +92,7 @@ export function jobCommand(program: Command): void {
   ).action(async (name: string, opts: { follow?: boolean }, cmd: Command) => {
     const ctx = contextOf(cmd);
     if (opts.follow) {
-      await stream(ctx, name, 0);
+      await streamJobLog(ctx, name, 0);
       return;
     }
     for (let after = 0; ; ) {
@@ -140,7 +140,7 @@ function writeEntry(e: JobLogEntry): void {
 }
 
 /** Streams the log until the job ends; returns its final status (or 'interrupted' on Ctrl-C). */
-export async function stream(ctx: CommandContext, name: string, after: number): Promise<string> {
+export async function streamJobLog(ctx: CommandContext, name: string, after: number): Promise<string> {
   const interrupt = new AbortController();
   const onSigint = (): void => interrupt.abort();
   process.once('SIGINT', onSigint);

@@ -1,6 +1,5 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { LapisError, type LineageGraph, type LineageNode, type ModelVersion } from '../client/index.js';
 import { downloadAssetFiles } from '../client/download.js';
 import {
@@ -21,10 +20,12 @@ import {
   type ScopeFlags,
   type TargetFlags,
 } from './asset-common.js';
+import { Option, type Command } from 'commander';
 import { contextOf, withGlobalOptions, type CommandContext } from './context.js';
-import { fields, formatBytes, formatTime, print, table, truncate } from './output.js';
+import { streamJobLog } from './job.js';
+import { fields, formatBytes, formatTime, note, print, table, truncate } from './output.js';
 
-/** `lapis model create | list | show | download | archive | restore | share`. */
+/** `lapis model create | list | show | download | archive | restore | share | package`. */
 export function modelCommand(program: Command): void {
   const model = program.command('model').description('Models: versioned model files (from a folder, a run or a logged model), with their lineage');
 
@@ -178,6 +179,52 @@ export function modelCommand(program: Command): void {
     });
     print(ctx.output, shared, () => `Shared model ${t.name}:${t.version ?? 'latest'} to registry '${registry}' as ${shared.name}:${shared.version}.\nReference it from any workspace as ${referenceOf(shared, registry)}`);
   });
+
+  withGlobalOptions(
+    targetOptions(
+      model
+        .command('package')
+        .description('Convert a scikit-learn MLflow model to ONNX (a job in the model\'s own environment), check it against the original on sample data, register it as a new version')
+        .argument('[reference]', '<name>:<version> (or --name and --version)')
+        .addOption(new Option('--target <format>', 'what to package as').choices(['onnx']).default('onnx'))
+        .option('--output-name <name>', 'the packaged model\'s name (default: <name>-onnx)')
+        .option('--output-version <version>', 'its version (default: the next one)')
+        .addOption(new Option('--tolerance <x>', 'largest absolute difference allowed between the original and the package on the sample data').argParser(nonNegative).default(1e-4, '1e-4'))
+        .option('--no-stream', 'submit and return: follow it with lapis job logs <job> --follow'),
+    ),
+  ).action(async (ref: string | undefined, opts: TargetFlags & { target: string; outputName?: string; outputVersion?: string; tolerance: number; stream: boolean }, cmd: Command) => {
+    const ctx = contextOf(cmd);
+    const t = targetOf('models', ref, opts);
+    if (t.registry) throw bad('Package a workspace model (<name>:<version>); share the result to a registry afterwards with lapis model share.');
+    const version = versionOf('models', t, 'package');
+    const res = await ctx.client.models.package(t.name, version, {
+      target: opts.target,
+      tolerance: opts.tolerance,
+      ...(opts.outputName !== undefined ? { outputName: opts.outputName } : {}),
+      ...(opts.outputVersion !== undefined ? { outputVersion: opts.outputVersion } : {}),
+    });
+    const job = res.job.name;
+    if (!opts.stream) {
+      print(ctx.output, res, () => `Packaging ${res.source} as ${res.target} in job ${job}; the result will be registered as ${res.output_name}.\n  follow it: lapis job logs ${job} --follow`);
+      return;
+    }
+    note(`Packaging ${res.source} as ${res.target} in job ${job}; streaming its log (Ctrl-C stops streaming, the job goes on).`);
+    const end = await streamJobLog(ctx, job, 0);
+    const final = await ctx.client.jobs.get(job);
+    const registered = final.outputs.model && 'registered' in final.outputs.model ? final.outputs.model.registered : undefined;
+    print(ctx.output, { ...res, job: final, registered: registered ?? null }, () =>
+      final.status === 'Completed' && registered
+        ? `Packaged ${res.source} as ${registered} (job ${job}). Deploy it like any model; with no scoring script it runs on the in-process ONNX runtime.`
+        : `Packaging ${res.source} ${final.status.toLowerCase()}${final.error ? `: ${final.error}` : ''}; nothing was registered. The job's log above says why (lapis job logs ${job}).`,
+    );
+    if (end !== 'Completed') process.exitCode = 1;
+  });
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw bad(`--tolerance must be a number ≥ 0 (got '${value}').`);
+  return n;
 }
 
 async function refuseExisting(ctx: CommandContext, name: string, version: string, registry: string | undefined): Promise<void> {
@@ -223,6 +270,7 @@ const EDGE_LABELS: Record<string, string> = {
   ran_in: 'ran in',
   ran_code: 'ran code',
   shared_from: 'shared from',
+  packaged_from: 'packaged from',
   logged_model: 'logged model',
 };
 

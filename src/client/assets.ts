@@ -1,4 +1,5 @@
 import type { LapisClient, Query } from './index.js';
+import type { Job } from './jobs.js';
 import { filePath, segment } from './paths.js';
 import type {
   AssetFileList,
@@ -126,6 +127,25 @@ export class AssetsApi {
   }
 }
 
+export interface PackageOptions {
+  /** `onnx` (the default and, for now, the only target). */
+  target?: string;
+  /** Default: `<name>-onnx`. */
+  outputName?: string;
+  outputVersion?: string;
+  /** The largest absolute difference allowed between the original and the package on sample data (default 1e-4). */
+  tolerance?: number;
+}
+
+export interface PackageResult {
+  source: string;
+  target: 'onnx';
+  output_name: string;
+  output_version: string | null;
+  /** The packaging job: its output is registered as `output_name` when it completes. */
+  job: Job;
+}
+
 /** Models: created from YAML (uploaded files, or `runs:/…` / `models:/…`), over the MLflow registry. */
 export class ModelsApi {
   readonly #c: LapisClient;
@@ -179,6 +199,15 @@ export class ModelsApi {
   /** Where the version came from: run, experiment, datasets, environment, code, shares. */
   async lineage(name: string, version: string, opts: ScopeOptions = {}): Promise<LineageGraph> {
     return this.#c.request('GET', `${this.#version(name, version)}/lineage`, { query: scope(opts) });
+  }
+
+  /**
+   * Packages a version (a scikit-learn MLflow model → ONNX) by a job; the job's output becomes a new
+   * version once the converted model has been checked against the original. Follow the job's log.
+   */
+  async package(name: string, version: string, opts: PackageOptions = {}): Promise<PackageResult> {
+    const body = { target: opts.target, output_name: opts.outputName, output_version: opts.outputVersion, tolerance: opts.tolerance };
+    return this.#c.request('POST', `${this.#version(name, version)}/package`, { body: Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) });
   }
 
   /** Copies a workspace version, its files and its lineage, into a registry. */

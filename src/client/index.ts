@@ -41,6 +41,7 @@ import type {
 export type * from './types.js';
 export { LapisError } from '../core/errors.js';
 export { AssetsApi, ContentApi, ModelsApi, RegistriesApi } from './assets.js';
+export type { PackageOptions, PackageResult } from './assets.js';
 export { ComputesApi, JobsApi, TERMINAL_JOB_STATUSES } from './jobs.js';
 export type { ComputeTarget, Job, JobEvent, JobLogEntry, JobOutput, JobStatus } from './jobs.js';
 export { OnlineEndpointsApi } from './serving.js';

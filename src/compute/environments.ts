@@ -58,6 +58,15 @@ export function venvEnvironment(name: string, python: string | null, pip: string
   return { kind: 'venv', hash, python, pip, name, note: null };
 }
 
+/**
+ * An MLflow model's own environment, as Azure ML builds it for a no-code deployment: the pip lines
+ * of its requirements.txt and the Python version of its python_env.yaml, plus `extra` packages.
+ */
+export function mlflowModelEnvironment(name: string, requirements: string, pythonEnv: string, extra: string[] = []): TaskEnvironment {
+  const { python, pip } = modelRequirements(requirements, pythonEnv);
+  return venvEnvironment(name, python, [...pip, ...extra]);
+}
+
 const CONDA_SPEC = /^([A-Za-z0-9_.-]+)\s*(?:(==|=|>=|<=|>|<|!=|~=)\s*([^\s=<>!~]+))?$/;
 
 /** `numpy=1.26` (conda's prefix match) → `numpy==1.26.*`; `numpy>=1.2` as is; channels (`conda-forge::x`) dropped. */
@@ -100,10 +109,7 @@ export function fromEnvironmentSpec(name: string, spec: EnvironmentLike): TaskEn
   return { kind: 'host', python, pip: [], name, note: `environment ${name} is ${kind}: local compute runs it with the host Python (cluster backends run the image)` };
 }
 
-/**
- * An MLflow model's own environment, as Azure ML builds one for a no-code deployment: the pip
- * lines of its requirements.txt and the Python version of its python_env.yaml.
- */
+/** The pip lines of an MLflow model's requirements.txt and the Python version of its python_env.yaml. */
 export function modelRequirements(requirements: string, pythonEnv: string): { python: string | null; pip: string[] } {
   const pip = requirements
     .split('\n')

@@ -4,10 +4,12 @@ import { notFound } from '../core/errors.js';
 import type { ComputeTargets } from '../compute/targets.js';
 import type { ContentStore } from '../registry/content.js';
 import { contentTypeOf } from '../tracking/artifacts.js';
+import type { ModelPackaging, PackageRequest } from './packaging.js';
 import { TERMINAL_STATUSES, type JobService, type JobStatus, type LogEntry } from './service.js';
 
 export interface JobRouteDeps {
   jobs: JobService;
+  packaging: ModelPackaging;
   computes: ComputeTargets;
   content: ContentStore;
   /** The URL task runners reach this server at (known once it listens). */
@@ -40,6 +42,27 @@ export function jobRoutes(app: FastifyInstance, deps: JobRouteDeps): void {
       },
     },
     async (req, reply) => reply.status(201).send(await jobs.create(req.workspace, req.body as Parameters<JobService['create']>[1], user(req))),
+  );
+  app.post(
+    '/api/v1/models/:name/versions/:version/package',
+    {
+      config: { action: 'models/write' },
+      schema: {
+        summary: 'Package a model version (scikit-learn MLflow → ONNX) by a job; its output is registered as a new version',
+        tags: ['models'],
+        params: Type.Object({ name: Type.String(), version: Type.String() }),
+        body: Type.Object({
+          target: Type.Optional(Type.String()),
+          output_name: Type.Optional(Type.String()),
+          output_version: Type.Optional(Type.String()),
+          tolerance: Type.Optional(Type.Number({ minimum: 0 })),
+        }),
+      },
+    },
+    async (req, reply) => {
+      const p = req.params as { name: string; version: string };
+      return reply.status(201).send(await deps.packaging.package(req.workspace, { ...(req.body as Omit<PackageRequest, 'name' | 'version'>), ...p }, user(req)));
+    },
   );
   app.get(
     '/api/v1/jobs',

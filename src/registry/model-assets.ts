@@ -115,6 +115,16 @@ export class ModelAssets {
     return { stream: await this.#blobs.get(fileKey), size: stat.size };
   }
 
+  /** A file of a version as text, or undefined when the version has no such file. */
+  async text(scope: Workspace, name: string, version: string, path: string): Promise<string | undefined> {
+    const { key } = await this.#storageKey(scope, name, version);
+    const stat = await this.#blobs.stat(`${key}/${path}`);
+    if (!stat || stat.isDir) return undefined;
+    const chunks: Buffer[] = [];
+    for await (const c of (await this.#blobs.get(`${key}/${path}`)) as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
   async #storageKey(scope: Workspace, name: string, version: string): Promise<{ key: string; uri: string }> {
     const uri = await this.#registry.downloadUri(scope, name, version);
     const proxy = this.#tracking.artifacts.proxyPathOf(uri);
@@ -166,6 +176,9 @@ export class ModelAssets {
         if (env) add({ id: `environment:${env}`, kind: 'environment', label: env, ref: env }, runNode, 'ran_in');
         const code = tag('lapis.code');
         if (code) add({ id: `code:${code}`, kind: 'code', label: code.slice(0, 12), ref: code }, runNode, 'ran_code');
+        // A packaging job (lapis model package) names the version it converted.
+        const packaged = AZUREML_DATA.exec(tag('lapis.package.source') ?? '');
+        if (packaged) add({ id: `model:${packaged[1]}:${packaged[2]}`, kind: 'model_version', label: `${packaged[1]}:${packaged[2]}`, ref: packaged[0] }, root, 'packaged_from');
       }
     }
     return { root, nodes: [...nodes.values()], edges };

@@ -34,6 +34,7 @@ import { ComputeTargets } from '../compute/targets.js';
 import { LocalExecutor } from '../compute/local.js';
 import { JobController } from '../jobs/controller.js';
 import { jobRoutes } from '../jobs/routes.js';
+import { ModelPackaging } from '../jobs/packaging.js';
 import { JobService } from '../jobs/service.js';
 import { DatastoreService } from '../datastores/service.js';
 import { datastoreRoutes } from '../datastores/routes.js';
@@ -232,7 +233,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   loggedModelRoutes(app, tracking);
   registryRoutes(app, registry);
   await app.register(async (scope) => assetRoutes(scope, { database, assets, content, registry, models }));
-  jobRoutes(app, { jobs, computes, content, serverUrl: () => serverUrl });
+  jobRoutes(app, { jobs, packaging: new ModelPackaging({ jobs, models, content }), computes, content, serverUrl: () => serverUrl });
   datastoreRoutes(app, datastores);
   await app.register(async (scope) => servingRoutes(scope, scoring));
   batchRoutes(app, batch);

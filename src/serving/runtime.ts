@@ -9,6 +9,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tail } from '../compute/tail.js';
 import { request as httpRequest, Agent } from 'node:http';
+import { pickInstance, type InstanceState, type InstanceView, type ScoreAnswer, type ScoringInstance } from './instance.js';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,9 +31,7 @@ export interface InstanceSpec {
   logDir: string;
 }
 
-export type InstanceState = 'starting' | 'ready' | 'failed' | 'restarting' | 'stopped';
-
-export interface Instance {
+export interface Instance extends ScoringInstance {
   index: number;
   port: number;
   pid: number | undefined;
@@ -53,7 +52,7 @@ interface Deployment {
 
 export class ServingRuntime {
   readonly #deployments = new Map<string, Deployment>();
-  readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
   /** Starts every instance; resolves once all are ready, rejects with the first failure (a traceback, or the log's end). */
   async start(spec: InstanceSpec): Promise<void> {
@@ -92,7 +91,10 @@ export class ServingRuntime {
   async #prepare(spec: InstanceSpec, log?: WriteStream): Promise<Deployment> {
     await mkdir(spec.logDir, { recursive: true });
     const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }), stopped: false };
-    for (let i = 0; i < spec.instanceCount; i++) d.instances.push({ index: i, port: 0, pid: undefined, state: 'starting', inflight: 0, restarts: 0 });
+    for (let i = 0; i < spec.instanceCount; i++) {
+      const inst: Instance = { index: i, port: 0, pid: undefined, state: 'starting', inflight: 0, restarts: 0, score: (body, contentType, timeoutMs) => forward(inst.port, body, contentType, timeoutMs, this.#agent) };
+      d.instances.push(inst);
+    }
     return d;
   }
 
@@ -183,15 +185,15 @@ export class ServingRuntime {
 
   async close(): Promise<void> {
     await Promise.all([...this.#deployments.keys()].map((k) => this.stop(k)));
-    this.agent.destroy();
+    this.#agent.destroy();
   }
 
   has(key: string): boolean {
     return this.#deployments.has(key);
   }
 
-  instances(key: string): Omit<Instance, 'child'>[] {
-    return (this.#deployments.get(key)?.instances ?? []).map(({ child: _child, ...rest }) => rest);
+  instances(key: string): InstanceView[] {
+    return (this.#deployments.get(key)?.instances ?? []).map((i) => ({ index: i.index, state: i.state, pid: i.pid, restarts: i.restarts, inflight: i.inflight, ...(i.error ? { error: i.error } : {}) }));
   }
 
   maxConcurrent(key: string): number {
@@ -201,16 +203,10 @@ export class ServingRuntime {
   /** A ready instance with a free request slot (round robin), or why there is none. */
   pick(key: string): Instance | 'none-ready' | 'busy' {
     const d = this.#deployments.get(key);
-    const ready = d?.instances.filter((i) => i.state === 'ready') ?? [];
-    if (!d || ready.length === 0) return 'none-ready';
-    for (let n = 0; n < d.instances.length; n++) {
-      const inst = d.instances[(d.next + n) % d.instances.length] as Instance;
-      if (inst.state === 'ready' && inst.inflight < d.spec.maxConcurrent) {
-        d.next = (inst.index + 1) % d.instances.length;
-        return inst;
-      }
-    }
-    return 'busy';
+    if (!d) return 'none-ready';
+    const inst = pickInstance(d.instances, d.next, d.spec.maxConcurrent);
+    if (typeof inst !== 'string') d.next = (inst.index + 1) % d.instances.length;
+    return inst;
   }
 }
 
@@ -223,6 +219,21 @@ function freePort(): Promise<number> {
       const port = (srv.address() as { port: number }).port;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/** One request to a scoring host's /score, on a kept-alive connection. */
+function forward(port: number, body: Buffer | undefined, contentType: string, timeoutMs: number, agent: Agent): Promise<ScoreAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/score', method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body?.length ?? 0 } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 502, contentType: String(res.headers['content-type'] ?? 'application/json'), body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.once('error', reject);
+    req.end(body);
   });
 }
 

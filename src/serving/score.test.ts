@@ -9,7 +9,17 @@ let upstream: Server;
 let router: Server;
 let routerPort = 0;
 const received: { body: string; contentType: string | undefined }[] = [];
-const inst = { port: 0, state: 'ready', inflight: 0, index: 0 };
+let upstreamPort = 0;
+/** A ready instance whose scoring is a call to the stand-in host. */
+const inst = {
+  state: 'ready',
+  inflight: 0,
+  index: 0,
+  score: async (body: Buffer | undefined, contentType: string) => {
+    const res = await fetch(`http://127.0.0.1:${upstreamPort}/score`, { method: 'POST', headers: { 'content-type': contentType }, body });
+    return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) };
+  },
+};
 let pick: unknown = inst;
 const stats = new ServingStats();
 
@@ -38,11 +48,11 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('[1]');
     });
   });
-  inst.port = await listen(upstream);
+  upstreamPort = await listen(upstream);
   const serving = {
     routing: (name: string) =>
       name === 'ep1' ? { workspace: 'default', authMode: 'key', keys: ['key-one', 'key-two'], traffic: [['blue', 100]], mirror: undefined, deployments: new Map([['blue', { timeoutMs: 5000 }]]) } : undefined,
-    runtime: { pick: () => pick, maxConcurrent: () => 2, agent: undefined },
+    runtime: { pick: () => pick, maxConcurrent: () => 2, kind: () => 'python' },
     stats,
   } as unknown as ServingService;
   router = createServer(scoreListener({ serving, auth: {} as never, authEnabled: false, maxBodyBytes: 1000 }, (_req, res) => res.writeHead(299).end('next')));

@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { request as httpRequest, type Agent } from 'node:http';
 import type { AuthService } from '../auth/service.js';
 import { LapisError } from '../core/errors.js';
+import type { ScoreAnswer } from './instance.js';
 import { keyMatches, type ServingService } from './service.js';
 
 export interface ScoreDeps {
@@ -20,11 +20,8 @@ export interface ScoreDeps {
   onError?: (err: unknown, endpoint: string) => void;
 }
 
-export interface ScoreAnswer {
-  status: number;
-  contentType: string;
-  body: Buffer;
-  /** The deployment that answered. */
+/** An instance's answer, and the deployment that gave it. */
+export interface RoutedAnswer extends ScoreAnswer {
   deployment: string;
 }
 
@@ -94,7 +91,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
  * One scoring request: the answer of the chosen deployment, or a LapisError that says why not.
  * `requestId` is the correlation id of what the data collector records of it.
  */
-export async function score(deps: ScoreDeps, name: string, headers: IncomingHttpHeaders, body: Buffer, requestId: string): Promise<ScoreAnswer> {
+export async function score(deps: ScoreDeps, name: string, headers: IncomingHttpHeaders, body: Buffer, requestId: string): Promise<RoutedAnswer> {
   const route = deps.serving.routing(name);
   if (!route) throw new LapisError('NOT_FOUND', `No online endpoint '${name}'.`);
   const header = headers.authorization;
@@ -123,7 +120,7 @@ export async function score(deps: ScoreDeps, name: string, headers: IncomingHttp
   const collect = settings?.collect && deps.serving.collector.sampled(settings.collect) ? settings.collect : undefined;
   const started = performance.now();
   let status = 500;
-  let answer: { status: number; contentType: string; body: Buffer } | undefined;
+  let answer: ScoreAnswer | undefined;
   try {
     answer = await send(deps.serving, name, deployment, body, contentType, settings?.timeoutMs ?? 5000);
     status = answer.status;
@@ -142,7 +139,7 @@ export async function score(deps: ScoreDeps, name: string, headers: IncomingHttp
 }
 
 /** One request to a ready instance of a deployment: its answer, or a LapisError that says why not. */
-async function send(serving: ServingService, endpoint: string, deployment: string, body: Buffer, contentType: string, timeoutMs: number): Promise<{ status: number; contentType: string; body: Buffer }> {
+async function send(serving: ServingService, endpoint: string, deployment: string, body: Buffer, contentType: string, timeoutMs: number): Promise<ScoreAnswer> {
   const key = `${endpoint}/${deployment}`;
   const inst = serving.runtime.pick(key);
   if (inst === 'none-ready') throw new LapisError('UNAVAILABLE', `Deployment '${deployment}' has no ready instance right now (see lapis online-deployment show --name ${deployment} --endpoint-name ${endpoint}).`);
@@ -151,10 +148,10 @@ async function send(serving: ServingService, endpoint: string, deployment: strin
   }
   inst.inflight += 1;
   try {
-    return await forward(inst.port, body, contentType, timeoutMs, serving.runtime.agent);
+    return await inst.score(body, contentType, timeoutMs);
   } catch (err) {
     if ((err as Error).message === 'timeout') throw new LapisError('REQUEST_TIMEOUT', `The request took longer than request_timeout_ms (${timeoutMs} ms) on deployment '${deployment}'.`);
-    throw new LapisError('BAD_GATEWAY', `Deployment '${deployment}' failed to answer: its scoring process ended while handling the request (${(err as Error).message}); it is being restarted.`);
+    throw new LapisError('BAD_GATEWAY', `Deployment '${deployment}' failed to answer: its scoring ${serving.runtime.kind(key) === 'onnx' ? 'worker thread' : 'process'} ended while handling the request (${(err as Error).message}); it is being restarted.`);
   } finally {
     inst.inflight -= 1;
   }
@@ -183,18 +180,4 @@ function pickByTraffic(traffic: readonly [string, number][]): string | undefined
     if (r < 0) return name;
   }
   return traffic[traffic.length - 1]?.[0];
-}
-
-function forward(port: number, body: Buffer, contentType: string, timeoutMs: number, agent: Agent): Promise<{ status: number; contentType: string; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/score', method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 502, contentType: String(res.headers['content-type'] ?? 'application/json'), body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end(body);
-  });
 }

@@ -14,7 +14,7 @@ import type { Selectable } from 'kysely';
 import type { SecretBox } from '../auth/secrets.js';
 import { now } from '../core/clock.js';
 import { alreadyExists, invalid, notFound } from '../core/errors.js';
-import { environmentOf, modelRequirements, venvEnvironment, type TaskEnvironment } from '../compute/environments.js';
+import { environmentOf, mlflowModelEnvironment, type TaskEnvironment } from '../compute/environments.js';
 import { specErrors, type AssetService } from '../registry/assets.js';
 import type { ContentStore } from '../registry/content.js';
 import { scopeOf, type ModelAssets } from '../registry/model-assets.js';
@@ -23,7 +23,10 @@ import { parseAssetRef, type OnlineDeploymentSpec, type OnlineEndpointSpec } fro
 import { trafficIssues } from '../specs/checks.js';
 import type { Database } from '../store/db.js';
 import type { DeploymentTable, EndpointTable } from '../store/schema.js';
-import { ServingRuntime, type Instance, type InstanceSpec } from './runtime.js';
+import { parseMlModel } from '../registry/mlmodel.js';
+import type { InstanceView } from './instance.js';
+import { onnxDeployment, onnxInstanceSpec } from './onnx-deployment.js';
+import { Runtimes, type DeploymentSpec, type RuntimeKind } from './runtimes.js';
 import { ServingStats, type DeploymentMetrics } from './stats.js';
 import { collectorConfig, DataCollector, type CollectorConfig, type CollectorStatus } from './collector.js';
 import type { DatastoreService } from '../datastores/service.js';
@@ -33,6 +36,8 @@ const ENV_CLI = fileURLToPath(new URL('../../python/lapis_task/envcli.py', impor
 export type DeploymentState = 'Creating' | 'Updating' | 'Succeeded' | 'Failed';
 
 interface RuntimeSpec {
+  /** Absent in deployments stored before the ONNX runtime: python. */
+  kind?: RuntimeKind;
   model: { scope: string; name: string; version: string; type: string | null };
   code: { hash: string; scoring_script: string } | null;
   environment: TaskEnvironment | null;
@@ -47,7 +52,9 @@ export interface DeploymentView {
   environment: string;
   instance_count: number;
   request_settings: { request_timeout_ms: number; max_concurrent_requests_per_instance: number };
-  instances: { index: number; state: string; pid: number | undefined; restarts: number; inflight: number }[];
+  /** python: scoring processes; onnx: ONNX Runtime worker threads inside the server. */
+  runtime: RuntimeKind;
+  instances: InstanceView[];
   traffic: number;
   mirror_traffic: number;
   metrics: DeploymentMetrics;
@@ -100,7 +107,7 @@ export interface ServingDeps {
 const newKey = (): string => randomBytes(32).toString('base64url');
 
 export class ServingService {
-  readonly runtime = new ServingRuntime();
+  readonly runtime = new Runtimes();
   readonly stats = new ServingStats();
   readonly collector: DataCollector;
   readonly #d: ServingDeps;
@@ -284,6 +291,9 @@ export class ServingService {
       code = { hash: upload.code, scoring_script: script };
     } else if (!isMlflow) {
       throw invalid(`Model ${ref.name}:${version} is not an MLflow model (no MLmodel file), so it needs a scoring script: add code_configuration {code, scoring_script}.`);
+    } else {
+      const mlmodel = parseMlModel((await this.#d.models.text(scopeOf(scope), ref.name, version, 'MLmodel')) ?? '', `${ref.name}:${version}`);
+      if (onnxDeployment(mlmodel, spec, `${ref.name}:${version}`)) return { kind: 'onnx', model: { scope, name: ref.name, version, type: mv.model_type ?? null }, code: null, environment: null };
     }
     if (code && spec.environment === undefined) throw invalid('A deployment with a scoring script needs an environment (Azure ML requires one too): add environment: azureml:<name>@latest, or an inline one.');
     const environment = spec.environment === undefined ? null : await environmentOf(workspace, spec.environment, this.#d.assets);
@@ -291,23 +301,27 @@ export class ServingService {
   }
 
   /** What the instances of a deployment run, materialized on this machine (model, code, environment). */
-  async #instanceSpec(row: Pick<DeploymentTable, 'endpoint' | 'name' | 'workspace' | 'spec' | 'runtime'>): Promise<InstanceSpec> {
+  async #instanceSpec(row: Pick<DeploymentTable, 'endpoint' | 'name' | 'workspace' | 'spec' | 'runtime'>): Promise<DeploymentSpec> {
     const spec = JSON.parse(row.spec) as OnlineDeploymentSpec;
     const runtime = JSON.parse(row.runtime) as RuntimeSpec;
     const logDir = join(this.#d.dataDir, 'serving', row.endpoint, row.name);
     await mkdir(logDir, { recursive: true });
     const modelDir = await this.#modelDir(runtime.model);
+    const key = `${row.endpoint}/${row.name}`;
+    const { max_concurrent_requests_per_instance: maxConcurrent } = requestSettings(spec);
+    if (runtime.kind === 'onnx') return { kind: 'onnx', ...(await onnxInstanceSpec(key, modelDir, spec, maxConcurrent, logDir)) };
     const codeDir = runtime.code ? await this.#codeDir(row.workspace, runtime.code.hash) : undefined;
     const environment = runtime.environment ?? (await requirementsEnvironment(modelDir));
     const python = await this.#python(environment, join(logDir, 'environment_build.log'));
     return {
-      key: `${row.endpoint}/${row.name}`,
+      kind: 'python',
+      key,
       python,
       modelDir,
       ...(codeDir ? { codeDir, scoringScript: join(codeDir, ...(runtime.code as { scoring_script: string }).scoring_script.split('/')) } : {}),
       env: spec.environment_variables ?? {},
       instanceCount: spec.instance_count ?? 1,
-      maxConcurrent: requestSettings(spec).max_concurrent_requests_per_instance,
+      maxConcurrent,
       logDir,
     };
   }
@@ -452,16 +466,18 @@ export class ServingService {
     const spec = JSON.parse(row.spec) as OnlineDeploymentSpec;
     const runtime = JSON.parse(row.runtime) as RuntimeSpec;
     const collect = this.#collecting(spec);
-    const instances = this.runtime.instances(`${row.endpoint}/${row.name}`).map((i: Omit<Instance, 'child'>) => ({ index: i.index, state: i.state, pid: i.pid, restarts: i.restarts, inflight: i.inflight }));
+    const instances = this.runtime.instances(`${row.endpoint}/${row.name}`);
+    const kind = runtime.kind ?? 'python';
     return {
       name: row.name,
       endpoint_name: row.endpoint,
       state: row.state as DeploymentState,
       error: row.error,
       model: runtime.model.scope.startsWith('registry/') ? `azureml://registries/${runtime.model.scope.slice(9)}/models/${runtime.model.name}/versions/${runtime.model.version}` : `azureml:${runtime.model.name}:${runtime.model.version}`,
-      environment: runtime.environment?.name ?? "built from the model's requirements",
+      environment: kind === 'onnx' ? 'none (in-process ONNX Runtime)' : (runtime.environment?.name ?? "built from the model's requirements"),
       instance_count: spec.instance_count ?? 1,
       request_settings: requestSettings(spec),
+      runtime: kind,
       instances,
       traffic,
       mirror_traffic: mirror,
@@ -592,8 +608,8 @@ function checkTraffic(raw: unknown): Record<string, number> {
 async function requirementsEnvironment(modelDir: string): Promise<TaskEnvironment> {
   const requirements = await readFile(join(modelDir, 'requirements.txt'), 'utf8').catch(() => undefined);
   if (requirements === undefined) throw invalid("The MLflow model has no requirements.txt to build its environment from; give the deployment an environment.");
-  const { python, pip } = modelRequirements(requirements, await readFile(join(modelDir, 'python_env.yaml'), 'utf8').catch(() => ''));
-  return venvEnvironment("the model's requirements.txt", python, pip);
+  const pyEnv = await readFile(join(modelDir, 'python_env.yaml'), 'utf8').catch(() => '');
+  return mlflowModelEnvironment("the model's requirements.txt", requirements, pyEnv);
 }
 
 function isUnique(err: unknown): boolean {

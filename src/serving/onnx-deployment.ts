@@ -1,0 +1,49 @@
+/**
+ * Which deployments the ONNX runtime serves — an MLflow model with the onnx flavor and no scoring
+ * script — checked when the deployment is created, and what its instances need once the model's
+ * files are on this machine.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalid } from '../core/errors.js';
+import { nonNumericInputs, parseMlModel, type MlModel, type NumericColumnType } from '../registry/mlmodel.js';
+import type { OnlineDeploymentSpec } from '../specs/index.js';
+import type { OnnxInstanceSpec } from './onnx-runtime.js';
+
+/** Azure ML's inference server reads its worker count from this variable; so do ONNX instances. */
+const WORKER_COUNT = 'WORKER_COUNT';
+const MAX_WORKERS = 64;
+
+/** Whether the deployment runs on the ONNX runtime; a 400 when it would but cannot. */
+export function onnxDeployment(mlmodel: MlModel, spec: OnlineDeploymentSpec, what: string): boolean {
+  if (!mlmodel.onnxFile || spec.code_configuration) return false;
+  if (spec.environment !== undefined) {
+    throw invalid(`Model ${what} is an ONNX model, which runs without code in the in-process ONNX runtime — no Python, so no environment: remove environment, or add code_configuration with a scoring script to serve it from Python.`);
+  }
+  const why = mlmodel.signature ? nonNumericInputs(mlmodel.signature) : undefined;
+  if (why) throw invalid(`Model ${what} cannot be served by the ONNX runtime: ${why}. Add code_configuration with a scoring script to serve it from Python.`);
+  workerCount(spec);
+  return true;
+}
+
+export async function onnxInstanceSpec(key: string, modelDir: string, spec: OnlineDeploymentSpec, maxConcurrent: number, logDir: string): Promise<OnnxInstanceSpec> {
+  const mlmodel = parseMlModel(await readFile(join(modelDir, 'MLmodel'), 'utf8'), key);
+  const sig = mlmodel.signature;
+  return {
+    key,
+    modelPath: join(modelDir, ...(mlmodel.onnxFile ?? 'model.onnx').split('/')),
+    columns: sig?.kind === 'columns' ? sig.columns.map((c) => ({ name: c.name as string, type: c.type as NumericColumnType })) : null,
+    instanceCount: spec.instance_count ?? 1,
+    workersPerInstance: workerCount(spec),
+    maxConcurrent,
+    logDir,
+  };
+}
+
+function workerCount(spec: OnlineDeploymentSpec): number {
+  const raw = spec.environment_variables?.[WORKER_COUNT];
+  if (raw === undefined) return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw invalid(`environment_variables.${WORKER_COUNT} must be a whole number from 1 to ${MAX_WORKERS} (worker threads per instance); got ${JSON.stringify(raw)}.`);
+  return n;
+}

@@ -1,0 +1,231 @@
+/**
+ * The ONNX runtime of online deployments: no Python at all. Each instance is a pool of Node worker
+ * threads (environment variable WORKER_COUNT of the deployment, as Azure ML's inference server
+ * reads it; default 1), each holding an ONNX Runtime session of the model (onnx-worker.ts). An
+ * instance takes requests once every worker has loaded the model. A worker that dies fails its
+ * in-flight requests at once (the router answers 502) and is restarted with backoff; the instance
+ * goes on with its other workers meanwhile.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { pickInstance, type InstanceState, type InstanceView, type ScoreAnswer, type ScoringInstance } from './instance.js';
+import type { WorkerConfig, WorkerReady, WorkerReply } from './onnx-worker.js';
+
+const WORKER_SCRIPT = new URL('./onnx-worker.js', import.meta.url);
+const MAX_BACKOFF_MS = 30_000;
+const JSON_TYPE = 'application/json';
+
+export interface OnnxInstanceSpec {
+  /** `<endpoint>/<deployment>`. */
+  key: string;
+  modelPath: string;
+  columns: WorkerConfig['columns'];
+  instanceCount: number;
+  workersPerInstance: number;
+  maxConcurrent: number;
+  logDir: string;
+}
+
+interface Pending {
+  resolve: (a: ScoreAnswer) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface WorkerSlot {
+  index: number;
+  worker: Worker | undefined;
+  ready: boolean;
+  pending: Map<number, Pending>;
+}
+
+class OnnxInstance implements ScoringInstance {
+  state: InstanceState = 'starting';
+  inflight = 0;
+  restarts = 0;
+  error: string | undefined;
+  readonly workers: WorkerSlot[];
+  #next = 0;
+  #ids = 0;
+  stopped = false;
+
+  constructor(
+    readonly index: number,
+    readonly d: Deployment,
+  ) {
+    this.workers = Array.from({ length: d.spec.workersPerInstance }, (_, i) => ({ index: i, worker: undefined, ready: false, pending: new Map() }));
+  }
+
+  score(body: Buffer | undefined, _contentType: string, timeoutMs: number): Promise<ScoreAnswer> {
+    const slot = this.#pickWorker();
+    if (!slot?.worker) return Promise.reject(new Error('no worker thread of this instance is ready'));
+    const id = ++this.#ids;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        slot.pending.delete(id);
+        reject(new Error('timeout'));
+      }, timeoutMs);
+      slot.pending.set(id, { resolve, reject, timer });
+      // A copy of exactly the body, moved to the worker: cloning the Buffer itself would copy the
+      // whole (pooled, 8 KiB) memory behind it.
+      const bytes = body ? Uint8Array.from(body) : new Uint8Array(0);
+      slot.worker?.postMessage({ id, body: bytes }, [bytes.buffer]);
+    });
+  }
+
+  /** The ready worker with the fewest requests in flight, round robin among equals. */
+  #pickWorker(): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    for (let n = 0; n < this.workers.length; n++) {
+      const w = this.workers[(this.#next + n) % this.workers.length] as WorkerSlot;
+      if (w.ready && (!best || w.pending.size < best.pending.size)) best = w;
+    }
+    if (best) this.#next = (best.index + 1) % this.workers.length;
+    return best;
+  }
+
+  /** Starts one worker; resolves once its session is loaded, rejects with why it could not. */
+  launch(slot: WorkerSlot): Promise<void> {
+    const log = (line: string): void => void this.d.log.write(`[instance ${this.index}] [worker ${slot.index}] ${line}\n`);
+    const config: WorkerConfig = { modelPath: this.d.spec.modelPath, columns: this.d.spec.columns, ...(process.env.LAPIS_TEST_ONNX_EXIT_ON ? { exitOn: process.env.LAPIS_TEST_ONNX_EXIT_ON } : {}) };
+    const worker = new Worker(WORKER_SCRIPT, { workerData: config });
+    slot.worker = worker;
+    slot.ready = false;
+    return new Promise((resolve, reject) => {
+      let loadError: Error | undefined;
+      worker.on('message', (msg: WorkerReply | WorkerReady) => {
+        if ('ready' in msg) {
+          const r = msg.ready;
+          slot.ready = true;
+          this.#refreshState();
+          log(`ONNX Runtime session ready in ${r.ms} ms: input '${r.input}' ${r.dtype} [rows, ${r.features}] → output '${r.output}' ${r.outputType}`);
+          resolve();
+          return;
+        }
+        const p = slot.pending.get(msg.id);
+        if (!p) return; // timed out already
+        slot.pending.delete(msg.id);
+        clearTimeout(p.timer);
+        p.resolve({ status: msg.status, contentType: JSON_TYPE, body: Buffer.from(msg.body) });
+      });
+      worker.on('error', (err) => {
+        loadError = err;
+        log(`[lapis] ${slot.ready ? 'the worker thread failed' : 'the model could not be loaded'}: ${err.message}`);
+      });
+      worker.on('exit', (code) => {
+        const wasReady = slot.ready;
+        slot.worker = undefined;
+        slot.ready = false;
+        for (const [, p] of slot.pending) {
+          clearTimeout(p.timer);
+          p.reject(new Error(`worker thread ${slot.index} of instance ${this.index} exited with code ${code} while scoring`));
+        }
+        slot.pending.clear();
+        this.#refreshState();
+        if (!wasReady) {
+          reject(new Error(`instance ${this.index}: ${loadError?.message ?? `worker thread ${slot.index} exited with code ${code} before its model was loaded`}`));
+          if (this.restarts === 0 || this.stopped) return; // a failure at start fails the deployment instead
+        }
+        if (this.stopped) return;
+        this.restarts += 1;
+        const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.restarts - 1, 9));
+        log(`[lapis] the worker thread exited with code ${code}${wasReady ? '' : ' while loading'}; restarting in ${delay} ms`);
+        setTimeout(() => {
+          if (!this.stopped) this.launch(slot).catch(() => undefined); // a failed restart logs and retries on its own exit
+        }, delay).unref();
+      });
+    });
+  }
+
+  #refreshState(): void {
+    if (this.stopped) return;
+    this.state = this.workers.some((w) => w.ready) ? 'ready' : this.restarts > 0 ? 'restarting' : 'starting';
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.state = 'stopped';
+    await Promise.all(this.workers.map((w) => w.worker?.terminate()));
+  }
+
+  view(): InstanceView {
+    return { index: this.index, state: this.state, pid: undefined, restarts: this.restarts, inflight: this.inflight, ...(this.error ? { error: this.error } : {}), workers: { ready: this.workers.filter((w) => w.ready).length, total: this.workers.length } };
+  }
+}
+
+interface Deployment {
+  spec: OnnxInstanceSpec;
+  instances: OnnxInstance[];
+  next: number;
+  log: WriteStream;
+}
+
+export class OnnxRuntime {
+  readonly #deployments = new Map<string, Deployment>();
+
+  /** Starts every instance; resolves once every worker has loaded the model, rejects with the first failure. */
+  async start(spec: OnnxInstanceSpec): Promise<void> {
+    await this.stop(spec.key);
+    const d = await this.#launch(spec);
+    this.#deployments.set(spec.key, d);
+  }
+
+  /** A rolling replacement: the new instances load beside the old ones, which finish what they hold, then stop. */
+  async replace(spec: OnnxInstanceSpec): Promise<void> {
+    const old = this.#deployments.get(spec.key);
+    if (!old) return this.start(spec);
+    const d = await this.#launch(spec, old.log);
+    this.#deployments.set(spec.key, d);
+    for (let waited = 0; waited < 30_000 && old.instances.some((i) => i.inflight > 0); waited += 50) await new Promise((r) => setTimeout(r, 50));
+    await Promise.all(old.instances.map((i) => i.stop()));
+  }
+
+  async #launch(spec: OnnxInstanceSpec, log?: WriteStream): Promise<Deployment> {
+    await mkdir(spec.logDir, { recursive: true });
+    const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }) };
+    d.instances = Array.from({ length: spec.instanceCount }, (_, i) => new OnnxInstance(i, d));
+    d.log.write(`[lapis] ONNX runtime: ${spec.instanceCount} instance(s) × ${spec.workersPerInstance} worker thread(s), model ${spec.modelPath}\n`);
+    try {
+      await Promise.all(d.instances.flatMap((inst) => inst.workers.map((w) => inst.launch(w))));
+    } catch (err) {
+      await Promise.all(d.instances.map((i) => i.stop()));
+      if (!log) d.log.end();
+      throw err;
+    }
+    return d;
+  }
+
+  async stop(key: string): Promise<void> {
+    const d = this.#deployments.get(key);
+    if (!d) return;
+    this.#deployments.delete(key);
+    await Promise.all(d.instances.map((i) => i.stop()));
+    d.log.end();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#deployments.keys()].map((k) => this.stop(k)));
+  }
+
+  has(key: string): boolean {
+    return this.#deployments.has(key);
+  }
+
+  instances(key: string): InstanceView[] {
+    return (this.#deployments.get(key)?.instances ?? []).map((i) => i.view());
+  }
+
+  maxConcurrent(key: string): number {
+    return this.#deployments.get(key)?.spec.maxConcurrent ?? 1;
+  }
+
+  pick(key: string): ScoringInstance | 'none-ready' | 'busy' {
+    const d = this.#deployments.get(key);
+    if (!d) return 'none-ready';
+    const inst = pickInstance(d.instances, d.next, d.spec.maxConcurrent);
+    if (typeof inst !== 'string') d.next = (inst.index + 1) % d.instances.length;
+    return inst;
+  }
+}

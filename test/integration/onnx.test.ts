@@ -1,0 +1,267 @@
+/**
+ * ONNX packaging and the in-process ONNX runtime end to end: scikit-learn models logged by the real
+ * mlflow client, packaged by `lapis model package` (a real job converting with skl2onnx in the
+ * model's own environment), deployed three ways — no code on a Python scoring host, a score.py,
+ * and the packaged version on ONNX Runtime worker threads — and compared answer for answer.
+ *
+ * The crash test uses the server's test hook LAPIS_TEST_ONNX_EXIT_ON (docs/endpoints.md): a worker
+ * thread that receives a body holding that text exits before answering, as a crashing native
+ * library would take it down; the router's handling of the exit is the real one.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { runCli } from '../support/cli.js';
+import { python, startLapis, type LapisServer } from '../support/server.js';
+
+const EXIT_MARKER = 'lapis-test-exit-worker';
+const COLUMNS = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+/** Rows spread over the three classes and beyond the training range. */
+const ROWS = [
+  [5.1, 3.5, 1.4, 0.2],
+  [6.7, 3.0, 5.2, 2.3],
+  [5.9, 3.0, 4.2, 1.5],
+  [4.3, 2.0, 1.0, 0.1],
+  [7.9, 4.4, 6.9, 2.5],
+  [6.0, 2.2, 5.0, 1.5],
+  [5.5, 2.4, 3.7, 1.0],
+  [6.3, 2.8, 5.1, 1.5],
+  [0, 0, 0, 0],
+  [10, -1, 8.5, 3.3],
+];
+
+let server: LapisServer;
+let work: string;
+let key = '';
+
+const lapis = (args: string[]) => runCli(args, { url: server.url, cwd: work, timeoutMs: 600_000 });
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`${server.url}${path}`, { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${path} → ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function score(deployment: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`${server.url}/endpoints/onnx-ep/score`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'azureml-model-deployment': deployment },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // kept as text
+  }
+  return { status: res.status, json };
+}
+
+async function file(name: string, content: string | Record<string, unknown>): Promise<string> {
+  const path = join(work, name);
+  await writeFile(path, typeof content === 'string' ? content : YAML.stringify(content));
+  return path;
+}
+
+async function deploy(spec: Record<string, unknown>): Promise<void> {
+  const res = await lapis(['online-deployment', 'create', '-f', await file(`${String(spec.name)}.yml`, { endpoint_name: 'onnx-ep', ...spec })]);
+  expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+}
+
+const split = (rows: number[][]) => ({ columns: COLUMNS, index: rows.map((_, i) => i), data: rows });
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'lapis-onnx-'));
+  // The same cache as serving.test.ts: the models' environment (and the packaging one) is built once per machine.
+  const cache = join(homedir(), '.cache', 'lapis', 'serving-test-cache');
+  server = await startLapis({ backend: 'sqlite', env: { LAPIS_PYTHON: process.env.LAPIS_TEST_PYTHON as string, LAPIS_JOB_CACHE: cache, LAPIS_TEST_ONNX_EXIT_ON: EXIT_MARKER } });
+  const register = await file(
+    'register.py',
+    [
+      'import mlflow',
+      'from mlflow.models import infer_signature',
+      'from sklearn.datasets import load_iris',
+      'from sklearn.kernel_ridge import KernelRidge',
+      'from sklearn.linear_model import LogisticRegression, Ridge',
+      'X, y = load_iris(return_X_y=True, as_frame=True)',
+      `X.columns = ${JSON.stringify(COLUMNS)}`,
+      'lr = LogisticRegression(max_iter=500).fit(X, y)',
+      'ridge = Ridge(alpha=0.3).fit(X, y * 1.7 + 0.25)',
+      'kr = KernelRidge().fit(X, y)',
+      'with mlflow.start_run():',
+      '    mlflow.sklearn.log_model(lr, name="lr", signature=infer_signature(X, lr.predict(X)), registered_model_name="iris-lr")',
+      '    mlflow.sklearn.log_model(ridge, name="ridge", input_example=X.iloc[:5], registered_model_name="iris-ridge")',
+      '    mlflow.sklearn.log_model(lr, name="bare", registered_model_name="iris-bare")',
+      '    mlflow.sklearn.log_model(kr, name="kr", signature=infer_signature(X, kr.predict(X)), registered_model_name="iris-kr")',
+    ].join('\n'),
+  );
+  const res = await python(register, [], { MLFLOW_TRACKING_URI: server.url });
+  expect(res.code, res.stderr).toBe(0);
+  await mkdir(join(work, 'code'), { recursive: true });
+  await writeFile(
+    join(work, 'code', 'score.py'),
+    [
+      'import json, os',
+      'import mlflow, pandas as pd',
+      'def init():',
+      '    global model',
+      '    model = mlflow.pyfunc.load_model(os.environ["AZUREML_MODEL_DIR"])',
+      'def run(raw_data):',
+      '    body = json.loads(raw_data)["input_data"]',
+      '    return model.predict(pd.DataFrame(body["data"], columns=body["columns"])).tolist()',
+    ].join('\n'),
+  );
+}, 600_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('lapis model package', () => {
+  it('converts a scikit-learn model in a job, checks it, and registers it with lineage to its source', async () => {
+    const res = await lapis(['model', 'package', 'iris-lr:1']);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(res.stdout).toContain('Packaged azureml:iris-lr:1 as azureml:iris-lr-onnx:1');
+    // The job's log streamed: the check's figures, generated sample rows (no input example).
+    const log = `${res.stdout}${res.stderr}`;
+    expect(log).toMatch(/rows generated from its signature/);
+    expect(log).toMatch(/predict\(\): max abs difference \S+ over 200 rows/);
+    const lineage = await api<{ root: string; edges: { from: string; to: string; kind: string }[] }>('/api/v1/models/iris-lr-onnx/versions/1/lineage');
+    expect(lineage.edges).toContainEqual({ from: lineage.root, to: 'model:iris-lr:1', kind: 'packaged_from' });
+    expect(lineage.edges.some((e) => e.kind === 'produced_by')).toBe(true);
+    const files = await api<{ files: { path: string }[] }>('/api/v1/models/iris-lr-onnx/versions/1/files');
+    expect(files.files.map((f) => f.path)).toEqual(expect.arrayContaining(['MLmodel', 'model.onnx', 'requirements.txt']));
+    const mlmodel = await (await fetch(`${server.url}/api/v1/models/iris-lr-onnx/versions/1/files/MLmodel`)).text();
+    expect(mlmodel).toMatch(/onnx:/);
+    expect(mlmodel).toContain('petal_width'); // the signature is kept
+
+    const ridge = await lapis(['model', 'package', '--name', 'iris-ridge', '--version', '1', '--output-name', 'ridge-onnx', '--output-version', '3']);
+    expect(ridge.code, `${ridge.stdout}\n${ridge.stderr}`).toBe(0);
+    expect(ridge.stdout).toContain('as azureml:ridge-onnx:3');
+    expect(ridge.stdout + ridge.stderr).toMatch(/input example \(5 rows\)/);
+  });
+
+  it('refuses what it cannot package, with why, and registers nothing', async () => {
+    const bare = await lapis(['model', 'package', 'iris-bare:1']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/neither a signature nor an input example/);
+    const notSklearn = await lapis(['model', 'package', 'iris-lr-onnx:1']);
+    expect(notSklearn.code).toBe(2);
+    expect(notSklearn.stderr).toMatch(/not a scikit-learn model \(its flavors: onnx, python_function\)/);
+    const unknown = await lapis(['model', 'package', 'no-such-model:1']);
+    expect(unknown.code).toBe(3);
+    const exists = await lapis(['model', 'package', 'iris-ridge:1', '--output-name', 'ridge-onnx', '--output-version', '3']);
+    expect(exists.code).toBe(2);
+    expect(exists.stderr).toMatch(/already exists/);
+    const noVersion = await lapis(['model', 'package', 'iris-lr']);
+    expect(noVersion.code).toBe(2);
+    expect(noVersion.stderr).toMatch(/Name the version/);
+
+    // Known only once skl2onnx tries: the job fails with skl2onnx's message.
+    const unsupported = await lapis(['model', 'package', 'iris-kr:1']);
+    expect(unsupported.code).toBe(1);
+    expect(unsupported.stdout + unsupported.stderr).toMatch(/skl2onnx cannot convert KernelRidge/);
+    expect(unsupported.stdout).toMatch(/nothing was registered/);
+    const kr = await fetch(`${server.url}/api/v1/models/iris-kr-onnx/versions/1`);
+    expect(kr.status).toBe(404);
+  });
+});
+
+describe('the ONNX runtime', () => {
+  it('serves the packaged model with the predictions of the no-code and score.py deployments', async () => {
+    const ep = await lapis(['online-endpoint', 'create', '-f', await file('ep.yml', { name: 'onnx-ep', auth_mode: 'key' })]);
+    expect(ep.code, ep.stderr).toBe(0);
+    key = (await api<{ primaryKey: string }>('/api/v1/online-endpoints/onnx-ep/keys', { method: 'POST', body: '{}' })).primaryKey;
+    await deploy({ name: 'onnx', model: 'azureml:iris-lr-onnx:1', instance_count: 2, environment_variables: { WORKER_COUNT: '2' } });
+    await deploy({ name: 'nocode', model: 'azureml:iris-lr:1' });
+    await deploy({ name: 'script', model: 'azureml:iris-lr:1', code_configuration: { code: './code', scoring_script: 'score.py' }, environment: { image: 'python:3.11-slim' } });
+    await deploy({ name: 'ridge-onnx', model: 'azureml:ridge-onnx:3' });
+    await deploy({ name: 'ridge-nocode', model: 'azureml:iris-ridge:1' });
+
+    const body = { input_data: split(ROWS) };
+    const [onnx, nocode, script] = await Promise.all([score('onnx', body), score('nocode', body), score('script', body)]);
+    expect(nocode.status).toBe(200);
+    expect(onnx).toEqual(nocode);
+    expect(script).toEqual(nocode);
+    expect(new Set(nocode.json as number[]).size).toBe(3); // the rows reach every class
+
+    const [ro, rn] = await Promise.all([score('ridge-onnx', body), score('ridge-nocode', body)]);
+    expect(ro.status).toBe(200);
+    const values = rn.json as number[];
+    expect(values).toHaveLength(ROWS.length);
+    (ro.json as number[]).forEach((v, i) => expect(Math.abs(v - (values[i] as number))).toBeLessThanOrEqual(1e-4));
+
+    const show = await lapis(['online-deployment', 'show', '--name', 'onnx', '--endpoint-name', 'onnx-ep']);
+    expect(show.stdout).toMatch(/Runtime:\s+ONNX Runtime, in process/);
+    expect(show.stdout).toMatch(/0\s+ready\s+2\/2 ready/);
+    expect(show.stdout).toMatch(/1\s+ready\s+2\/2 ready/);
+  });
+
+  it('reads every payload shape of the no-code path, and answers alike', async () => {
+    const record = Object.fromEntries(COLUMNS.map((c, j) => [c, ROWS[1]?.[j]]));
+    const shapes: unknown[] = [
+      { input_data: ROWS },
+      { input_data: Object.fromEntries(COLUMNS.map((c, j) => [c, ROWS.map((r) => r[j])])) },
+      { dataframe_split: split(ROWS) },
+      { dataframe_records: [record, record] },
+      { instances: [record] },
+      { inputs: Object.fromEntries(COLUMNS.map((c, j) => [c, ROWS.map((r) => r[j])])), params: {} },
+    ];
+    for (const body of shapes) {
+      const [onnx, nocode] = await Promise.all([score('onnx', body), score('nocode', body)]);
+      expect(nocode.status, JSON.stringify(body)).toBe(200);
+      expect(onnx, JSON.stringify(body)).toEqual(nocode);
+    }
+  });
+
+  it('applies the signature: a missing column or a wrong type is a 400 that names it', async () => {
+    const wrongColumn = { input_data: { ...split(ROWS), columns: ['sepal_length', 'sepal_width', 'petal_length', 'nope'] } };
+    for (const d of ['onnx', 'nocode']) {
+      const res = await score(d, wrongColumn);
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(res.json)).toContain('petal_width');
+    }
+    const wrongType = await score('onnx', { input_data: [[5.1, 'wide', 1.4, 0.2]] });
+    expect(wrongType.status).toBe(400);
+    expect(JSON.stringify(wrongType.json)).toContain('sepal_width');
+    const shortRow = await score('onnx', { input_data: [[5.1, 3.5]] });
+    expect(shortRow.status).toBe(400);
+    // Unnamed rows outside input_data: MLflow's parser refuses them for a column signature, so does the ONNX runtime.
+    for (const d of ['onnx', 'nocode']) expect((await score(d, { instances: ROWS })).status).toBe(400);
+    expect((await score('onnx', 'not json')).status).toBe(400);
+    expect((await score('onnx', { something: 1 })).status).toBe(400);
+  });
+
+  it('a worker thread that dies mid-request fails that request with a 502 at once and is restarted', async () => {
+    const started = Date.now();
+    const crash = await score('onnx', { input_data: ROWS, note: EXIT_MARKER });
+    expect(crash.status).toBe(502);
+    expect(JSON.stringify(crash.json)).toMatch(/worker thread .* exited with code 70.*restarted/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // Other requests go on meanwhile: the other workers and instance serve them.
+    expect((await score('onnx', { input_data: ROWS })).status).toBe(200);
+    let restarted = false;
+    for (const end = Date.now() + 10_000; Date.now() < end && !restarted; ) {
+      const d = await api<{ instances: { state: string; restarts: number; workers: { ready: number; total: number } }[] }>('/api/v1/online-endpoints/onnx-ep/deployments/onnx');
+      restarted = d.instances.some((i) => i.restarts === 1) && d.instances.every((i) => i.state === 'ready' && i.workers.ready === 2);
+      if (!restarted) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(restarted).toBe(true);
+    const logs = await lapis(['online-deployment', 'get-logs', '--name', 'onnx', '--endpoint-name', 'onnx-ep']);
+    expect(logs.stdout).toMatch(/exited with code 70; restarting/);
+  });
+
+  it('refuses an environment for an ONNX deployment: it runs no Python', async () => {
+    const res = await lapis(['online-deployment', 'create', '-f', await file('env.yml', { name: 'withenv', endpoint_name: 'onnx-ep', model: 'azureml:iris-lr-onnx:1', environment: { image: 'python:3.11-slim' } })]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/no Python, so no environment/);
+    const bad = await lapis(['online-deployment', 'create', '-f', await file('workers.yml', { name: 'workers', endpoint_name: 'onnx-ep', model: 'azureml:iris-lr-onnx:1', environment_variables: { WORKER_COUNT: 'many' } })]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/WORKER_COUNT/);
+  });
+});
