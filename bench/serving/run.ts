@@ -43,7 +43,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, homedir, loadavg, release, totalmem } from 'node:os';
+import { cpus, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LapisClient } from '../../src/client/index.js';
@@ -54,6 +54,7 @@ import { HttpClient, sleep } from '../lib/http.js';
 import { closedLoop, openLoop, percentile, type Call, type ClosedLoopResult, type OpenLoopResult } from '../lib/load.js';
 import { machineBusySeconds, processTree } from '../lib/proc.js';
 import { topSelfTime, type SelfTime } from '../lib/profile.js';
+import { machineInfo, machineLine, type Machine as Host } from '../lib/machine.js';
 import { markdownTable, textTable, writeDocsSection } from '../lib/report.js';
 import { killAllNow, startLapis, startMlflowModelServer, stopAll, type RunningServer } from '../lib/servers.js';
 
@@ -849,42 +850,7 @@ function routerNet(phase: LapisPhase, x: Level | undefined): number {
   return (x.cpuMsPerRequest.router ?? 0) - (phase.idleCores.router ?? 0) * (x.wallMs / x.requests);
 }
 
-interface Machine {
-  date: string;
-  cpu: string;
-  cores: number;
-  ramGiB: number;
-  kernel: string;
-  node: string;
-  python: string;
-  packages: string;
-  commit: string;
-  loadBefore: number;
-}
-
-function machineInfo(py: { python: string; packages: string }): Machine {
-  let commit = 'unknown';
-  try {
-    commit = sh('git', ['rev-parse', '--short', 'HEAD']);
-    // --no-optional-locks: a read-only look, never a refresh of the index.
-    const dirty = sh('git', ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'python']);
-    if (dirty.length > 0) commit += ' + uncommitted changes in src/ or python/';
-  } catch {
-    // not a git checkout
-  }
-  return {
-    date: new Date().toISOString().slice(0, 10),
-    cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
-    cores: cpus().length,
-    ramGiB: totalmem() / 1024 ** 3,
-    kernel: `Linux ${release()}`,
-    node: process.version,
-    python: py.python,
-    packages: py.packages,
-    commit,
-    loadBefore: loadavg()[0] ?? 0,
-  };
-}
+type Machine = Host & { python: string; packages: string };
 
 const us = (t: Timing): string => `${fmt(t.p50_us)} µs`;
 const ms2 = (x: number | undefined): string => (x === undefined ? 'n/a' : fmt(x, 2));
@@ -930,7 +896,7 @@ function docsSection(mc: Machine, table: Row[], l: LapisPhase, m: MlflowPhase, h
   return `## Serving (${mc.date})
 
 \`npm run bench:serving\` (builds Lapis first; about ${fmt(Math.max(1, totalS / 60))} min; \`-- --no-build\`, \`--no-write\` to only print, \`--requests N\` per level, \`--pairs N\` for the router overhead, \`--onnx-requests N\` per ONNX level, \`--onnx-workers N\` worker threads, \`--profile\` to CPU-profile the router). Each run replaces this section; working files go to \`bench/.work/serving/\`.
-Machine: ${mc.cores} cores (${mc.cpu}), ${fmt(mc.ramGiB, 1)} GiB RAM, ${mc.kernel}; Node ${mc.node}, Python ${mc.python} (${mc.packages}; the same versions in the deployment's environment); Lapis ${mc.commit}.
+${machineLine(mc, `Python ${mc.python} (${mc.packages}; the same versions in the deployment's environment)`)}
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed levels: ${fmt(Math.min(...others), 2)}–${fmt(Math.max(...others), 2)} cores.${buildNote ? `\nNote: ${buildNote}.` : ''}
 
 ${markdownTable(HEAD, table)}
@@ -981,7 +947,7 @@ async function main(): Promise<void> {
   }
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/cli/main.js is missing: run npm run build');
   const py = await pythonEnv();
-  const machine = machineInfo(py);
+  const machine: Machine = { ...machineInfo(ROOT), python: py.python, packages: py.packages };
   log(`Machine: ${machine.cores} cores, ${fmt(machine.ramGiB, 1)} GiB, Node ${machine.node}, Python ${machine.python} (${machine.packages}); load average ${fmt(machine.loadBefore, 2)}`);
 
   const python = join(py.venv, 'bin/python');
