@@ -77,6 +77,9 @@ export function collectorConfig(spec: OnlineDeploymentSpec, datastores: Pick<Dat
 
 interface Pending {
   workspace: string;
+  /** `<endpoint>/<deployment>`. */
+  deployment: string;
+  collection: Collection;
   at: DatastorePath;
   lines: string[];
   bytes: number;
@@ -137,7 +140,7 @@ export class DataCollector {
       const folder = { datastore: at.datastore, path: `${at.path}/${windowPath(time, config.rolling)}` };
       const key = `${x.workspace}\0${folder.datastore}\0${folder.path}\0${collection}\0${x.endpoint}/${x.deployment}`;
       let p = this.#pending.get(key);
-      if (!p) this.#pending.set(key, (p = { workspace: x.workspace, at: folder, lines: [], bytes: 0 }));
+      if (!p) this.#pending.set(key, (p = { workspace: x.workspace, deployment: `${x.endpoint}/${x.deployment}`, collection, at: folder, lines: [], bytes: 0 }));
       p.lines.push(line);
       p.bytes += line.length;
       this.#pendingBytes += line.length;
@@ -149,15 +152,15 @@ export class DataCollector {
   flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const batch = [...this.#pending.entries()];
+    const batch = [...this.#pending.values()];
     this.#pending.clear();
-    this.#flushing = this.#flushing.then(() => Promise.all(batch.map(([key, p]) => this.#write(key, p))).then(() => undefined));
+    this.#flushing = this.#flushing.then(() => Promise.all(batch.map((p) => this.#write(p))).then(() => undefined));
     return this.#flushing;
   }
 
-  async #write(key: string, p: Pending): Promise<void> {
-    const [, , , collection, deployment] = key.split('\0') as [string, string, string, Collection, string];
-    const tally = this.#tallies.get(deployment);
+  async #write(p: Pending): Promise<void> {
+    const { collection } = p;
+    const tally = this.#tallies.get(p.deployment);
     const file = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}.jsonl`;
     try {
       await this.#datastores.put(p.workspace, { datastore: p.at.datastore, path: `${p.at.path}/${file}` }, Buffer.from(p.lines.join('')));

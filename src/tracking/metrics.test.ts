@@ -1,11 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BlobStore } from '../blobs/index.js';
 import { downsampleIndices } from '../core/downsample.js';
-import { openDatabase, type Database } from '../store/db.js';
-import type { Workspace } from '../workspaces/service.js';
-import { createTracking, type Tracking } from './index.js';
+import type { Database } from '../store/db.js';
+import type { Tracking } from './index.js';
+import { trackingWithRun, WS } from './test-fixture.js';
 
-const WS: Workspace = { name: 'default', description: '', defaultExperimentId: 1, createdAt: 0 };
 const T0 = 1_700_000_000_000;
 
 /** Charts' down-sampled histories: SQLite computes the buckets; they must be those of downsampleIndices. */
@@ -15,14 +13,7 @@ describe('down-sampled metric histories', () => {
   let runId: string;
 
   beforeEach(async () => {
-    database = await openDatabase('sqlite:///:memory:');
-    await database.db.insertInto('workspaces').values({ name: 'default', description: '', default_experiment_id: 1, created_at: 0 }).execute();
-    await database.db
-      .insertInto('experiments')
-      .values({ experiment_id: 1, workspace: 'default', name: 'Default', artifact_location: 'file:///tmp/x', lifecycle_stage: 'active', creation_time: 0, last_update_time: 0 })
-      .execute();
-    tracking = createTracking(database, undefined as unknown as BlobStore);
-    runId = (await tracking.runs.create(WS, { experimentId: '1', tags: [] })).info.run_id;
+    ({ database, tracking, runId } = await trackingWithRun());
   });
   afterEach(async () => {
     await database.close();
