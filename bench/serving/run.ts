@@ -412,17 +412,19 @@ async function waitDeployed(client: LapisClient, name: string): Promise<{ d: Onl
   throw new Error(`deployment ${name} did not come up within ${CFG.deployTimeoutMs / 1000} s`);
 }
 
-/** The scoring hosts' loopback ports, from their "listening on" log lines matched to the instances' pids. */
+/** The scoring processes' loopback ports, from their "listening on" log lines matched to the instances' pids. */
 async function hostInstances(client: LapisClient, name: string): Promise<HostInstance[]> {
   const d = await client.onlineEndpoints.deployment(CFG.endpoint, name);
   const text = await client.onlineEndpoints.deploymentLogs(CFG.endpoint, name, 5_000);
   const ports = new Map<number, number>();
   for (const m of text.matchAll(/listening on http:\/\/127\.0\.0\.1:(\d+) \(pid (\d+)/g)) ports.set(Number(m[2]), Number(m[1]));
-  return d.instances.map((i) => {
-    const port = i.pid === undefined ? undefined : ports.get(i.pid);
-    if (i.pid === undefined || port === undefined) throw new Error(`instance ${i.index} of ${name} (pid ${i.pid}) has no "listening on" line in its log:\n${text.slice(-2000)}`);
-    return { index: i.index, pid: i.pid, port };
-  });
+  return d.instances.flatMap((i) =>
+    i.pids.map((pid) => {
+      const port = ports.get(pid);
+      if (port === undefined) throw new Error(`instance ${i.index} of ${name} (pid ${pid}) has no "listening on" line in its log:\n${text.slice(-2000)}`);
+      return { index: i.index, pid, port };
+    }),
+  );
 }
 
 function cmdline(pid: number): string[] {

@@ -257,11 +257,11 @@ function deploymentView(d: OnlineDeployment): string {
     rows.push(['Data collection', `${Math.round(dc.sampling_rate * 100)}% of requests, a folder per ${dc.rolling_rate}${dc.dropped ? `; ${dc.dropped} record(s) lost` : ''}${dc.last_error ? `; last error: ${dc.last_error}` : ''}`]);
   }
   const onnx = d.runtime === 'onnx';
-  const instances = d.instances.map((i) => [String(i.index), i.state, onnx ? `${i.workers?.ready ?? 0}/${i.workers?.total ?? 0} ready` : String(i.pid ?? '-'), String(i.restarts), String(i.inflight)]);
+  const instances = d.instances.map((i) => [String(i.index), i.state, `${i.workers.ready}/${i.workers.total} ready`, ...(onnx ? [] : [i.pids.join(' ') || '-']), String(i.restarts), String(i.inflight)]);
   const collections = dc ? Object.entries(dc.collections).map(([c, uri]) => [c, String(dc.records[c] ?? 0), uri]) : [];
   return [
     fields(rows),
-    instances.length ? `\nInstances:\n${table(['#', 'STATE', onnx ? 'WORKERS' : 'PID', 'RESTARTS', 'IN FLIGHT'], instances, '  ')}` : '',
+    instances.length ? `\nInstances:\n${table(['#', 'STATE', onnx ? 'WORKER THREADS' : 'WORKERS', ...(onnx ? [] : ['PIDS']), 'RESTARTS', 'IN FLIGHT'], instances, '  ')}` : '',
     collections.length ? `\nCollected (lapis datastore download <path>):\n${table(['COLLECTION', 'RECORDS', 'PATH'], collections, '  ')}` : '',
     d.error ? `\nError:\n${d.error}` : '',
   ]

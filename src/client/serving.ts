@@ -14,8 +14,8 @@ export interface OnlineDeployment {
   request_settings: { request_timeout_ms: number; max_concurrent_requests_per_instance: number };
   /** python: scoring processes; onnx: ONNX Runtime worker threads inside the server. */
   runtime: 'python' | 'onnx';
-  /** `workers`: an ONNX instance's worker threads, ready / configured. */
-  instances: { index: number; state: string; pid?: number; restarts: number; inflight: number; workers?: { ready: number; total: number } }[];
+  /** Workers: scoring processes (Python, `pids`) or worker threads of the server (ONNX, no pids). */
+  instances: { index: number; state: string; restarts: number; inflight: number; workers: { ready: number; total: number }; pids: number[]; error?: string }[];
   traffic: number;
   mirror_traffic: number;
   metrics: { requests: number; errors: number; error_rate: number; throttled: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null };

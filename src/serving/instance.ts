@@ -1,8 +1,11 @@
 /**
- * What the router needs of a deployment's instance, whichever runtime serves it: a Python scoring
- * host behind a loopback port (runtime.ts) or a pool of ONNX Runtime worker threads in this process
- * (onnx-runtime.ts). The router picks an instance with a free request slot and hands it the body.
+ * What the router needs of a deployment's instance, whichever runtime serves it: a pool of Python
+ * scoring processes, each on its own loopback port (runtime.ts), or a pool of ONNX Runtime worker
+ * threads in this process (onnx-runtime.ts). The router picks an instance with a free request slot
+ * and hands it the body; the instance gives it to one of its workers.
  */
+import { invalid } from '../core/errors.js';
+
 export type InstanceState = 'starting' | 'ready' | 'failed' | 'restarting' | 'stopped';
 
 export interface ScoreAnswer {
@@ -23,13 +26,13 @@ export interface ScoringInstance {
 export interface InstanceView {
   index: number;
   state: InstanceState;
-  /** The scoring process (Python); ONNX instances live in the server's own process. */
-  pid: number | undefined;
   restarts: number;
   inflight: number;
   error?: string;
-  /** ONNX: worker threads ready / configured. */
-  workers?: { ready: number; total: number };
+  /** Workers ready / configured: scoring processes (Python) or worker threads (ONNX). */
+  workers: { ready: number; total: number };
+  /** The live scoring processes (Python); none for ONNX, whose workers are threads of the server. */
+  pids: number[];
 }
 
 /** A ready instance with a free request slot, round robin from `start`, or why there is none. */
@@ -42,4 +45,22 @@ export function pickInstance<I extends ScoringInstance>(instances: readonly I[],
     if (inst.inflight < maxConcurrent) return inst;
   }
   return anyReady ? 'busy' : 'none-ready';
+}
+
+/** Azure ML's inference server reads its worker count from this deployment variable; so does Lapis. */
+const WORKER_COUNT = 'WORKER_COUNT';
+const MAX_WORKERS = 64;
+
+/**
+ * Workers per instance, from `environment_variables.WORKER_COUNT` (default 1): scoring processes
+ * for Python deployments, worker threads for ONNX ones.
+ */
+export function workerCount(env: Record<string, string> | undefined): number {
+  const raw = env?.[WORKER_COUNT];
+  if (raw === undefined) return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+    throw invalid(`environment_variables.${WORKER_COUNT} must be a whole number from 1 to ${MAX_WORKERS} (scoring workers per instance: processes for Python, threads for ONNX); got ${JSON.stringify(raw)}.`);
+  }
+  return n;
 }

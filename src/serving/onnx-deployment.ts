@@ -8,11 +8,8 @@ import { join } from 'node:path';
 import { invalid } from '../core/errors.js';
 import { nonNumericInputs, parseMlModel, type MlModel, type NumericColumnType } from '../registry/mlmodel.js';
 import type { OnlineDeploymentSpec } from '../specs/index.js';
+import { workerCount } from './instance.js';
 import type { OnnxInstanceSpec } from './onnx-runtime.js';
-
-/** Azure ML's inference server reads its worker count from this variable; so do ONNX instances. */
-const WORKER_COUNT = 'WORKER_COUNT';
-const MAX_WORKERS = 64;
 
 /** Whether the deployment runs on the ONNX runtime; a 400 when it would but cannot. */
 export function onnxDeployment(mlmodel: MlModel, spec: OnlineDeploymentSpec, what: string): boolean {
@@ -22,7 +19,6 @@ export function onnxDeployment(mlmodel: MlModel, spec: OnlineDeploymentSpec, wha
   }
   const why = mlmodel.signature ? nonNumericInputs(mlmodel.signature) : undefined;
   if (why) throw invalid(`Model ${what} cannot be served by the ONNX runtime: ${why}. Add code_configuration with a scoring script to serve it from Python.`);
-  workerCount(spec);
   return true;
 }
 
@@ -34,16 +30,8 @@ export async function onnxInstanceSpec(key: string, modelDir: string, spec: Onli
     modelPath: join(modelDir, ...(mlmodel.onnxFile ?? 'model.onnx').split('/')),
     columns: sig?.kind === 'columns' ? sig.columns.map((c) => ({ name: c.name as string, type: c.type as NumericColumnType })) : null,
     instanceCount: spec.instance_count ?? 1,
-    workersPerInstance: workerCount(spec),
+    workersPerInstance: workerCount(spec.environment_variables),
     maxConcurrent,
     logDir,
   };
-}
-
-function workerCount(spec: OnlineDeploymentSpec): number {
-  const raw = spec.environment_variables?.[WORKER_COUNT];
-  if (raw === undefined) return 1;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw invalid(`environment_variables.${WORKER_COUNT} must be a whole number from 1 to ${MAX_WORKERS} (worker threads per instance); got ${JSON.stringify(raw)}.`);
-  return n;
 }

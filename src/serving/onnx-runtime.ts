@@ -151,7 +151,7 @@ class OnnxInstance implements ScoringInstance {
   }
 
   view(): InstanceView {
-    return { index: this.index, state: this.state, pid: undefined, restarts: this.restarts, inflight: this.inflight, ...(this.error ? { error: this.error } : {}), workers: { ready: this.workers.filter((w) => w.ready).length, total: this.workers.length } };
+    return { index: this.index, state: this.state, restarts: this.restarts, inflight: this.inflight, ...(this.error ? { error: this.error } : {}), workers: { ready: this.workers.filter((w) => w.ready).length, total: this.workers.length }, pids: [] };
   }
 }
 

@@ -1,8 +1,11 @@
 /**
- * The Python runtime of online deployments: each instance is one long-lived scoring host
- * (python/lapis_score, see docs/scoring-host.md) on a loopback port. An instance is routed to once
- * its /ready answers 200; one that exits is restarted with backoff (its in-flight requests fail
- * with a clear 502); one whose init() failed stays down with its traceback instead of flapping.
+ * The Python runtime of online deployments. Each instance is a pool of long-lived scoring hosts
+ * (python/lapis_score, see docs/scoring-host.md): one process per worker (the deployment's
+ * WORKER_COUNT, default 1), each on its own loopback port, so that scoring runs on as many cores
+ * (and GILs) as there are workers. An instance is routed to once every worker's /ready answers 200
+ * and gives each request to the ready worker with the fewest in flight. A worker that exits fails
+ * its in-flight requests with a clear 502 and is restarted with backoff while its siblings go on
+ * serving; one whose init() failed stays down with its traceback instead of flapping.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -27,27 +30,163 @@ export interface InstanceSpec {
   scoringScript?: string;
   env: Record<string, string>;
   instanceCount: number;
+  workersPerInstance: number;
   maxConcurrent: number;
   logDir: string;
 }
 
-export interface Instance extends ScoringInstance {
+/** One scoring process of an instance. */
+interface HostWorker {
   index: number;
   port: number;
-  pid: number | undefined;
-  state: InstanceState;
+  child: ChildProcess | undefined;
+  ready: boolean;
   inflight: number;
   restarts: number;
+  /** The traceback of a failed init(): this worker is never routed to nor restarted. */
   error?: string;
-  child?: ChildProcess;
 }
 
 interface Deployment {
   spec: InstanceSpec;
-  instances: Instance[];
+  instances: PythonInstance[];
   next: number;
   log: WriteStream;
-  stopped: boolean;
+}
+
+class PythonInstance implements ScoringInstance {
+  state: InstanceState = 'starting';
+  inflight = 0;
+  restarts = 0;
+  readonly workers: HostWorker[];
+  stopped = false;
+  #next = 0;
+
+  constructor(
+    readonly index: number,
+    readonly d: Deployment,
+    readonly agent: Agent,
+  ) {
+    this.workers = Array.from({ length: d.spec.workersPerInstance }, (_, i) => ({ index: i, port: 0, child: undefined, ready: false, inflight: 0, restarts: 0 }));
+  }
+
+  get error(): string | undefined {
+    return this.workers.find((w) => w.error)?.error;
+  }
+
+  async score(body: Buffer | undefined, contentType: string, timeoutMs: number): Promise<ScoreAnswer> {
+    const w = this.#pickWorker();
+    if (!w) throw new Error('no scoring process of this instance is ready');
+    w.inflight += 1;
+    try {
+      return await forward(w.port, body, contentType, timeoutMs, this.agent);
+    } finally {
+      w.inflight -= 1;
+    }
+  }
+
+  /** The ready worker with the fewest requests in flight, round robin among equals. */
+  #pickWorker(): HostWorker | undefined {
+    let best: HostWorker | undefined;
+    for (let n = 0; n < this.workers.length; n++) {
+      const w = this.workers[(this.#next + n) % this.workers.length] as HostWorker;
+      if (w.ready && (!best || w.inflight < best.inflight)) best = w;
+    }
+    if (best) this.#next = (best.index + 1) % this.workers.length;
+    return best;
+  }
+
+  /** Starts one worker; resolves once its /ready answers 200, rejects with why it never will. */
+  async launch(w: HostWorker): Promise<void> {
+    w.port = await freePort();
+    w.ready = false;
+    const { spec, log } = this.d;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...spec.env,
+      LAPIS_SCORE_PORT: String(w.port),
+      LAPIS_SCORE_THREADS: String(spec.maxConcurrent),
+      AZUREML_MODEL_DIR: spec.modelDir,
+      LAPIS_DEPLOYMENT: spec.key,
+      PYTHONUNBUFFERED: '1',
+      ...(spec.codeDir ? { LAPIS_CODE_DIR: spec.codeDir } : {}),
+      ...(spec.scoringScript ? { LAPIS_SCORING_SCRIPT: spec.scoringScript } : {}),
+    };
+    for (const k of Object.keys(env)) if (/^(LAPIS_(TOKEN|SERVER_KEY|ADMIN_PASSWORD)|AWS_|MLFLOW_TRACKING_TOKEN)/.test(k)) delete env[k];
+    const child = spawn(spec.python, [HOST_SCRIPT], { cwd: spec.codeDir ?? spec.modelDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    w.child = child;
+    const prefix = this.workers.length > 1 ? `[instance ${this.index}] [worker ${w.index}] ` : `[instance ${this.index}] `;
+    const write = (chunk: Buffer) => log.write(chunk.toString().replace(/^(?=.)/gm, prefix));
+    child.stdout?.on('data', write);
+    child.stderr?.on('data', write);
+    child.once('exit', (code, signal) => {
+      w.child = undefined;
+      w.ready = false;
+      this.#refreshState();
+      if (this.stopped || w.error) return;
+      log.write(`${prefix}[lapis] the scoring process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; restarting\n`);
+      w.restarts += 1;
+      this.restarts += 1;
+      this.#refreshState();
+      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(w.restarts - 1, 5));
+      setTimeout(() => {
+        if (!this.stopped) this.launch(w).catch((err: unknown) => log.write(`${prefix}[lapis] restart failed: ${(err as Error).message}\n`));
+      }, delay).unref();
+    });
+    await this.#waitReady(w, child);
+  }
+
+  async #waitReady(w: HostWorker, child: ChildProcess): Promise<void> {
+    const what = this.workers.length > 1 ? `instance ${this.index} (worker ${w.index})` : `instance ${this.index}`;
+    const deadline = Date.now() + STARTUP_LIMIT_MS;
+    while (Date.now() < deadline && !this.stopped) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${what} exited before it was ready; its log ends:\n${await tail(join(this.d.spec.logDir, 'deployment.log'), 8192)}`);
+      }
+      const probe = await get(w.port, '/ready', 2000).catch(() => undefined);
+      if (probe?.status === 200) {
+        w.ready = true;
+        this.#refreshState();
+        return;
+      }
+      const error = probe ? (JSON.parse(probe.body || '{}') as { error?: string | null }).error : undefined;
+      if (error) {
+        // init() failed: keep the process (it serves /ready with the error) but never route to it.
+        w.error = error;
+        this.#refreshState();
+        throw new Error(`the scoring script's init() failed:\n${error}`);
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(`${what} was not ready within ${STARTUP_LIMIT_MS / 1000} s`);
+  }
+
+  #refreshState(): void {
+    if (this.stopped) return;
+    if (this.workers.some((w) => w.ready)) this.state = 'ready';
+    else if (this.error) this.state = 'failed';
+    else this.state = this.restarts > 0 ? 'restarting' : 'starting';
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.state = 'stopped';
+    await Promise.all(
+      this.workers.map(async (w) => {
+        const child = w.child;
+        if (!child || child.exitCode !== null) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await new Promise((r) => child.once('exit', r));
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  view(): InstanceView {
+    const pids = this.workers.flatMap((w) => (w.child?.pid === undefined ? [] : [w.child.pid]));
+    return { index: this.index, state: this.state, restarts: this.restarts, inflight: this.inflight, ...(this.error ? { error: this.error } : {}), workers: { ready: this.workers.filter((w) => w.ready).length, total: this.workers.length }, pids };
+  }
 }
 
 export class ServingRuntime {
@@ -60,7 +199,7 @@ export class ServingRuntime {
     const d = await this.#prepare(spec);
     this.#deployments.set(spec.key, d);
     try {
-      await Promise.all(d.instances.map((inst) => this.#launch(d, inst)));
+      await this.#launchAll(d);
     } catch (err) {
       await this.stop(spec.key);
       throw err;
@@ -77,110 +216,35 @@ export class ServingRuntime {
     if (!old) return this.start(spec);
     const d = await this.#prepare(spec, old.log);
     try {
-      await Promise.all(d.instances.map((inst) => this.#launch(d, inst)));
+      await this.#launchAll(d);
     } catch (err) {
-      await this.#stopInstances(d);
+      await Promise.all(d.instances.map((i) => i.stop()));
       throw err;
     }
     this.#deployments.set(spec.key, d);
-    old.stopped = true;
+    for (const i of old.instances) i.stopped = true;
     for (let waited = 0; waited < 30_000 && old.instances.some((i) => i.inflight > 0); waited += 50) await new Promise((r) => setTimeout(r, 50));
-    await this.#stopInstances(old);
+    await Promise.all(old.instances.map((i) => i.stop()));
   }
 
   async #prepare(spec: InstanceSpec, log?: WriteStream): Promise<Deployment> {
     await mkdir(spec.logDir, { recursive: true });
-    const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }), stopped: false };
-    for (let i = 0; i < spec.instanceCount; i++) {
-      const inst: Instance = { index: i, port: 0, pid: undefined, state: 'starting', inflight: 0, restarts: 0, score: (body, contentType, timeoutMs) => forward(inst.port, body, contentType, timeoutMs, this.#agent) };
-      d.instances.push(inst);
-    }
+    const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }) };
+    d.instances = Array.from({ length: spec.instanceCount }, (_, i) => new PythonInstance(i, d, this.#agent));
+    if (spec.workersPerInstance > 1) d.log.write(`[lapis] ${spec.instanceCount} instance(s) × ${spec.workersPerInstance} scoring processes\n`);
     return d;
   }
 
-  async #launch(d: Deployment, inst: Instance): Promise<void> {
-    inst.port = await freePort();
-    inst.state = inst.restarts > 0 ? 'restarting' : 'starting';
-    const { spec } = d;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...spec.env,
-      LAPIS_SCORE_PORT: String(inst.port),
-      LAPIS_SCORE_THREADS: String(spec.maxConcurrent),
-      AZUREML_MODEL_DIR: spec.modelDir,
-      LAPIS_DEPLOYMENT: spec.key,
-      PYTHONUNBUFFERED: '1',
-      ...(spec.codeDir ? { LAPIS_CODE_DIR: spec.codeDir } : {}),
-      ...(spec.scoringScript ? { LAPIS_SCORING_SCRIPT: spec.scoringScript } : {}),
-    };
-    for (const k of Object.keys(env)) if (/^(LAPIS_(TOKEN|SERVER_KEY|ADMIN_PASSWORD)|AWS_|MLFLOW_TRACKING_TOKEN)/.test(k)) delete env[k];
-    const child = spawn(spec.python, [HOST_SCRIPT], { cwd: spec.codeDir ?? spec.modelDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    inst.child = child;
-    inst.pid = child.pid;
-    const prefix = `[instance ${inst.index}] `;
-    const write = (chunk: Buffer) => d.log.write(chunk.toString().replace(/^(?=.)/gm, prefix));
-    child.stdout?.on('data', write);
-    child.stderr?.on('data', write);
-    child.once('exit', (code, signal) => {
-      inst.pid = undefined;
-      inst.child = undefined;
-      if (d.stopped || inst.state === 'failed') return;
-      d.log.write(`${prefix}[lapis] the scoring process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; restarting\n`);
-      inst.state = 'restarting';
-      inst.restarts += 1;
-      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(inst.restarts - 1, 5));
-      setTimeout(() => {
-        if (!d.stopped) this.#launch(d, inst).catch((err: unknown) => d.log.write(`${prefix}[lapis] restart failed: ${(err as Error).message}\n`));
-      }, delay).unref();
-    });
-    await this.#waitReady(d, inst, child);
-  }
-
-  async #waitReady(d: Deployment, inst: Instance, child: ChildProcess): Promise<void> {
-    const deadline = Date.now() + STARTUP_LIMIT_MS;
-    while (Date.now() < deadline && !d.stopped) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`instance ${inst.index} exited before it was ready; its log ends:\n${await tail(join(d.spec.logDir, 'deployment.log'), 8192)}`);
-      }
-      const probe = await get(inst.port, '/ready', 2000).catch(() => undefined);
-      if (probe?.status === 200) {
-        inst.state = 'ready';
-        inst.error = undefined;
-        return;
-      }
-      const error = probe ? (JSON.parse(probe.body || '{}') as { error?: string | null }).error : undefined;
-      if (error) {
-        // init() failed: keep the process (it serves /ready with the error) but never route to it.
-        inst.state = 'failed';
-        inst.error = error;
-        throw new Error(`the scoring script's init() failed:\n${error}`);
-      }
-      await new Promise((r) => setTimeout(r, 150));
-    }
-    throw new Error(`instance ${inst.index} was not ready within ${STARTUP_LIMIT_MS / 1000} s`);
+  #launchAll(d: Deployment): Promise<void[]> {
+    return Promise.all(d.instances.flatMap((inst) => inst.workers.map((w) => inst.launch(w))));
   }
 
   async stop(key: string): Promise<void> {
     const d = this.#deployments.get(key);
     if (!d) return;
     this.#deployments.delete(key);
-    await this.#stopInstances(d);
+    await Promise.all(d.instances.map((i) => i.stop()));
     d.log.end();
-  }
-
-  async #stopInstances(d: Deployment): Promise<void> {
-    d.stopped = true;
-    await Promise.all(
-      d.instances.map(async (inst) => {
-        inst.state = 'stopped';
-        const child = inst.child;
-        if (!child || child.exitCode !== null) return;
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await new Promise((r) => child.once('exit', r));
-        clearTimeout(timer);
-      }),
-    );
   }
 
   async close(): Promise<void> {
@@ -193,7 +257,7 @@ export class ServingRuntime {
   }
 
   instances(key: string): InstanceView[] {
-    return (this.#deployments.get(key)?.instances ?? []).map((i) => ({ index: i.index, state: i.state, pid: i.pid, restarts: i.restarts, inflight: i.inflight, ...(i.error ? { error: i.error } : {}) }));
+    return (this.#deployments.get(key)?.instances ?? []).map((i) => i.view());
   }
 
   maxConcurrent(key: string): number {
@@ -201,7 +265,7 @@ export class ServingRuntime {
   }
 
   /** A ready instance with a free request slot (round robin), or why there is none. */
-  pick(key: string): Instance | 'none-ready' | 'busy' {
+  pick(key: string): ScoringInstance | 'none-ready' | 'busy' {
     const d = this.#deployments.get(key);
     if (!d) return 'none-ready';
     const inst = pickInstance(d.instances, d.next, d.spec.maxConcurrent);

@@ -25,6 +25,7 @@ import type { Database } from '../store/db.js';
 import type { DeploymentTable, EndpointTable } from '../store/schema.js';
 import { parseMlModel } from '../registry/mlmodel.js';
 import type { InstanceView } from './instance.js';
+import { workerCount } from './instance.js';
 import { onnxDeployment, onnxInstanceSpec } from './onnx-deployment.js';
 import { Runtimes, type DeploymentSpec, type RuntimeKind } from './runtimes.js';
 import { ServingStats, type DeploymentMetrics } from './stats.js';
@@ -275,6 +276,7 @@ export class ServingService {
   /** Every reference resolved before anything is created: the model version, the code upload, the environment. */
   async #resolve(workspace: string, spec: OnlineDeploymentSpec, upload: { code?: string }): Promise<RuntimeSpec> {
     this.#collecting(spec); // a bad data_collector path is refused before anything is resolved
+    workerCount(spec.environment_variables);
     const ref = parseAssetRef(spec.model, 'models');
     const scope = ref.registry ? `registry/${ref.registry}` : workspace;
     const version = await this.#d.models.resolveVersion(scopeOf(scope), ref.name, ref.version ?? 'latest');
@@ -321,6 +323,7 @@ export class ServingService {
       ...(codeDir ? { codeDir, scoringScript: join(codeDir, ...(runtime.code as { scoring_script: string }).scoring_script.split('/')) } : {}),
       env: spec.environment_variables ?? {},
       instanceCount: spec.instance_count ?? 1,
+      workersPerInstance: workerCount(spec.environment_variables),
       maxConcurrent,
       logDir,
     };

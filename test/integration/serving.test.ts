@@ -207,7 +207,7 @@ describe('keys, limits and failures', () => {
   });
 
   it('a rolling update under continuous load loses no request', async () => {
-    const pidsBefore = new Set((await api<{ instances: { pid: number }[] }>('/api/v1/online-endpoints/iris-ep/deployments/script')).instances.map((i) => i.pid));
+    const pidsBefore = new Set((await api<{ instances: { pids: number[] }[] }>('/api/v1/online-endpoints/iris-ep/deployments/script')).instances.flatMap((i) => i.pids));
     let stop = false;
     const statuses: number[] = [];
     const load = (async () => {
@@ -219,10 +219,69 @@ describe('keys, limits and failures', () => {
     expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
     expect(statuses.length).toBeGreaterThan(20);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    const after = await api<{ state: string; instance_count: number; instances: { pid: number; state: string }[] }>('/api/v1/online-endpoints/iris-ep/deployments/script');
+    const after = await api<{ state: string; instance_count: number; instances: { pids: number[]; state: string }[] }>('/api/v1/online-endpoints/iris-ep/deployments/script');
     expect(after).toMatchObject({ state: 'Succeeded', instance_count: 3 });
     expect(after.instances.filter((i) => i.state === 'ready')).toHaveLength(3);
-    expect(after.instances.some((i) => pidsBefore.has(i.pid))).toBe(false);
+    expect(pidsBefore.size).toBe(2);
+    expect(after.instances.flatMap((i) => i.pids).some((pid) => pidsBefore.has(pid))).toBe(false);
+  });
+
+  it('runs WORKER_COUNT scoring processes per instance; one that dies is restarted while its siblings serve', async () => {
+    const spec = { name: 'pool', endpoint_name: 'iris-ep', model: 'azureml:iris-lr:1', code_configuration: { code: './code', scoring_script: 'score.py' }, environment: { image: 'python:3.11-slim' }, environment_variables: { WORKER_COUNT: '2' }, request_settings: { max_concurrent_requests_per_instance: 4 } };
+    const res = await lapis(['online-deployment', 'create', '-f', await file('pool.yml', spec)]);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    type View = { instances: { state: string; pids: number[]; workers: { ready: number; total: number }; restarts: number }[] };
+    const d = await api<View>('/api/v1/online-endpoints/iris-ep/deployments/pool');
+    expect(d.instances).toHaveLength(1);
+    expect(d.instances[0]).toMatchObject({ state: 'ready', workers: { ready: 2, total: 2 } });
+    const pids = new Set(d.instances[0]?.pids);
+    expect(pids.size).toBe(2);
+    // Concurrent requests go to the least busy process: two slow ones at once land on both.
+    const both = await Promise.all([0, 1].map(() => score({ sleep: 0.5, input_data: ROWS }, { deployment: 'pool' })));
+    expect(new Set(both.map((r) => (r.json as { pid: number }).pid))).toEqual(pids);
+    const show = await lapis(['online-deployment', 'show', '--name', 'pool', '--endpoint-name', 'iris-ep']);
+    expect(show.stdout).toMatch(/WORKERS\s+PIDS/);
+    expect(show.stdout).toContain('2/2 ready');
+
+    // One process dies mid-request: that request gets a 502, the sibling keeps answering at once.
+    const slow = score({ sleep: 1, input_data: ROWS }, { deployment: 'pool' });
+    await new Promise((r) => setTimeout(r, 100));
+    const crash = await score({ crash: true, input_data: ROWS }, { deployment: 'pool' });
+    expect(crash.status).toBe(502);
+    const meanwhile = await score({ input_data: ROWS }, { deployment: 'pool' });
+    expect(meanwhile.status).toBe(200);
+    expect((await slow).status).toBe(200);
+    const end = Date.now() + 20_000;
+    let after = await api<View>('/api/v1/online-endpoints/iris-ep/deployments/pool');
+    while (Date.now() < end && after.instances[0]?.workers.ready !== 2) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await api<View>('/api/v1/online-endpoints/iris-ep/deployments/pool');
+    }
+    expect(after.instances[0]).toMatchObject({ state: 'ready', restarts: 1, workers: { ready: 2, total: 2 } });
+    expect(after.instances[0]?.pids.filter((p) => pids.has(p))).toHaveLength(1);
+    const logs = await lapis(['online-deployment', 'get-logs', '--name', 'pool', '--endpoint-name', 'iris-ep']);
+    expect(logs.stdout).toMatch(/\[instance 0\] \[worker [01]\] \[lapis\] the scoring process exited with code 9; restarting/);
+
+    const del = await lapis(['online-deployment', 'delete', '--name', 'pool', '--endpoint-name', 'iris-ep']);
+    expect(del.code, del.stderr).toBe(0);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(after.instances[0]?.pids.filter(alive)).toEqual([]);
+  });
+
+  it('refuses a WORKER_COUNT that is not a whole number from 1 to 64, and creates nothing', async () => {
+    const spec = { name: 'badpool', endpoint_name: 'iris-ep', model: 'azureml:iris-lr:1', environment_variables: { WORKER_COUNT: 'two' } };
+    const res = await lapis(['online-deployment', 'create', '-f', await file('badpool.yml', spec)]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/WORKER_COUNT must be a whole number from 1 to 64.*"two"/);
+    const list = await lapis(['online-deployment', 'list', '--endpoint-name', 'iris-ep']);
+    expect(list.stdout).not.toContain('badpool');
   });
 
   it('a score.py whose init() raises leaves the deployment Failed with its traceback', async () => {

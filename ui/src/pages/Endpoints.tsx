@@ -276,7 +276,7 @@ export function EndpointPage({ name }: { name: string }) {
                         <span className={`badge status-${d.state === 'Succeeded' ? 'completed' : d.state === 'Failed' ? 'failed' : 'running'}`}>{d.state}</span>
                         {d.error ? <div className="form-error">{d.error}</div> : null}
                       </td>
-                      <td>{d.instances.map((i) => `#${i.index} ${i.state}${i.restarts ? ` (${i.restarts} restarts)` : ''}`).join(', ')}</td>
+                      <td>{d.instances.map((i) => `#${i.index} ${i.state}${i.workers.total > 1 ? ` ${i.workers.ready}/${i.workers.total} workers` : ''}${i.restarts ? ` (${i.restarts} restarts)` : ''}`).join(', ')}</td>
                       <td>{d.model}</td>
                       <td className="num">{endpoint.traffic[d.name] ?? 0}%</td>
                       <td className="num">{endpoint.mirror_traffic[d.name] ?? 0}%</td>
