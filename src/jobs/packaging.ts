@@ -9,16 +9,19 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { invalid } from '../core/errors.js';
 import { mlflowModelEnvironment } from '../compute/environments.js';
 import { manifestHash, type ContentStore } from '../registry/content.js';
-import { parseMlModel, nonNumericInputs } from '../registry/mlmodel.js';
+import { onnxInputProblem, parseMlModel } from '../registry/mlmodel.js';
 import { scopeOf, type ModelAssets } from '../registry/model-assets.js';
 import type { Workspace } from '../workspaces/service.js';
 import type { JobService, JobView } from './service.js';
 
-const CONVERTER = fileURLToPath(new URL('../../python/lapis_package/convert.py', import.meta.url));
+/** The job's code: the converter, and the python_function loader it ships with models that have text columns. */
+const CONVERTER_FILES = ['convert.py', 'onnx_columns.py'];
+const CONVERTER_DIR = fileURLToPath(new URL('../../python/lapis_package/', import.meta.url));
 /** What the conversion adds to the model's own requirements. */
 const CONVERSION_PACKAGES = ['skl2onnx', 'onnx', 'onnxruntime'];
 const PACKAGE_TARGETS = ['onnx'] as const;
@@ -66,8 +69,11 @@ export class ModelPackaging {
     if (!mlmodel.signature && !mlmodel.hasInputExample) {
       throw invalid(`Model ${source} has neither a signature nor an input example, so its inputs are unknown: log it again with signature=infer_signature(X, model.predict(X)) or input_example=X[:5].`);
     }
-    const why = mlmodel.signature ? nonNumericInputs(mlmodel.signature) : undefined;
-    if (why) throw invalid(`Model ${source} cannot be packaged as ONNX: ${why}. ONNX packaging takes numeric inputs (one row of numbers per prediction); deploy the model as it is instead.`);
+    const why = mlmodel.signature ? onnxInputProblem(mlmodel.signature) : undefined;
+    if (why) throw invalid(`Model ${source} cannot be packaged as ONNX: ${why}. Cast those columns in the model's pipeline, or deploy the model as it is.`);
+    if (mlmodel.signature?.kind === 'columns' && mlmodel.signature.columns.some((c) => c.type === 'string') && !mlmodel.hasInputExample) {
+      throw invalid(`Model ${source} has text columns and no input example; a model with text columns is checked on its input example: log it again with input_example=X[:20].`);
+    }
     const requirements = await text('requirements.txt');
     if (requirements === undefined) throw invalid(`Model ${source} has no requirements.txt, so its environment is unknown; log it again with mlflow.sklearn.log_model, which writes one.`);
 
@@ -101,12 +107,12 @@ export class ModelPackaging {
 
   /** The converter as a code upload of the workspace: content-addressed, so stored once. */
   async #converterUpload(workspace: string): Promise<string> {
-    const body = await readFile(CONVERTER);
-    const file = { path: 'convert.py', sha256: createHash('sha256').update(body).digest('hex'), size: body.length };
-    const hash = manifestHash([file]);
+    const bodies = await Promise.all(CONVERTER_FILES.map((name) => readFile(join(CONVERTER_DIR, name))));
+    const files = CONVERTER_FILES.map((path, i) => ({ path, sha256: createHash('sha256').update(bodies[i] as Buffer).digest('hex'), size: (bodies[i] as Buffer).length }));
+    const hash = manifestHash(files);
     if (!(await this.#d.content.find(workspace, hash))) {
-      await this.#d.content.putFile(workspace, hash, file.path, file.sha256, Readable.from([body]));
-      await this.#d.content.commit(workspace, hash, [file]);
+      for (const [i, file] of files.entries()) await this.#d.content.putFile(workspace, hash, file.path, file.sha256, Readable.from([bodies[i] as Buffer]));
+      await this.#d.content.commit(workspace, hash, files);
     }
     return hash;
   }

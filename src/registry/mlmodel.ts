@@ -6,8 +6,9 @@ import YAML from 'yaml';
 import { invalid } from '../core/errors.js';
 
 /** MLflow's column types that are numbers (or booleans) once they reach a tensor. */
-export const NUMERIC_COLUMN_TYPES = ['double', 'float', 'long', 'integer', 'boolean'] as const;
-export type NumericColumnType = (typeof NUMERIC_COLUMN_TYPES)[number];
+const NUMERIC_COLUMN_TYPES = ['double', 'float', 'long', 'integer', 'boolean'] as const;
+/** What an ONNX model's columns may be: numbers and booleans (one [rows, features] tensor), or text and numbers (one input per column). */
+export type OnnxColumnType = (typeof NUMERIC_COLUMN_TYPES)[number] | 'string';
 
 export interface ColumnSpec {
   name: string | null;
@@ -68,11 +69,19 @@ function inputSignature(json: string, what: string): InputSignature {
   return { kind: 'columns', columns: list.map((s) => ({ name: s.name ?? null, type: String(s.type), required: s.required !== false })) };
 }
 
-/** Why a signature cannot feed one numeric tensor of rows, or undefined when it can. */
-export function nonNumericInputs(signature: InputSignature): string | undefined {
+/**
+ * Why a signature cannot feed an ONNX model as `lapis model package` makes them, or undefined when
+ * it can: numeric and boolean columns (or one numeric tensor [-1, features]) go into one tensor of
+ * rows; with text columns, each column is an input of its own, and booleans are not among them.
+ */
+export function onnxInputProblem(signature: InputSignature): string | undefined {
   if (signature.kind === 'columns') {
-    const bad = signature.columns.filter((c) => !(NUMERIC_COLUMN_TYPES as readonly string[]).includes(c.type));
-    if (bad.length > 0) return `its signature has non-numeric columns: ${bad.map((c) => `${c.name ?? '(unnamed)'} (${c.type})`).join(', ')}`;
+    const text = signature.columns.some((c) => c.type === 'string');
+    const allowed: readonly string[] = text ? ['string', 'double', 'float', 'long', 'integer'] : NUMERIC_COLUMN_TYPES;
+    const bad = signature.columns.filter((c) => !allowed.includes(c.type));
+    if (bad.length > 0) {
+      return `its signature has ${bad.map((c) => `${c.name ?? '(unnamed)'} (${c.type})`).join(', ')}, but ONNX models take ${text ? 'text columns with numeric ones (string, double, float, long, integer), not' : 'numeric, boolean and string columns, not'} these`;
+    }
     if (signature.columns.some((c) => c.name === null)) return 'its signature has unnamed columns';
     return undefined;
   }

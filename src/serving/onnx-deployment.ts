@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../core/errors.js';
-import { nonNumericInputs, parseMlModel, type MlModel, type NumericColumnType } from '../registry/mlmodel.js';
+import { onnxInputProblem, parseMlModel, type MlModel, type OnnxColumnType } from '../registry/mlmodel.js';
 import type { OnlineDeploymentSpec } from '../specs/index.js';
 import { workerCount } from './instance.js';
 import type { OnnxInstanceSpec } from './onnx-runtime.js';
@@ -17,7 +17,7 @@ export function onnxDeployment(mlmodel: MlModel, spec: OnlineDeploymentSpec, wha
   if (spec.environment !== undefined) {
     throw invalid(`Model ${what} is an ONNX model, which runs without code in the in-process ONNX runtime — no Python, so no environment: remove environment, or add code_configuration with a scoring script to serve it from Python.`);
   }
-  const why = mlmodel.signature ? nonNumericInputs(mlmodel.signature) : undefined;
+  const why = mlmodel.signature ? onnxInputProblem(mlmodel.signature) : undefined;
   if (why) throw invalid(`Model ${what} cannot be served by the ONNX runtime: ${why}. Add code_configuration with a scoring script to serve it from Python.`);
   return true;
 }
@@ -28,7 +28,7 @@ export async function onnxInstanceSpec(key: string, modelDir: string, spec: Onli
   return {
     key,
     modelPath: join(modelDir, ...(mlmodel.onnxFile ?? 'model.onnx').split('/')),
-    columns: sig?.kind === 'columns' ? sig.columns.map((c) => ({ name: c.name as string, type: c.type as NumericColumnType })) : null,
+    columns: sig?.kind === 'columns' ? sig.columns.map((c) => ({ name: c.name as string, type: c.type as OnnxColumnType })) : null,
     instanceCount: spec.instance_count ?? 1,
     workersPerInstance: workerCount(spec.environment_variables),
     maxConcurrent,

@@ -98,3 +98,34 @@ describe('parseBody: refusals name what is wrong', () => {
     expect(refusal({ instances: [[1, 2, 3]] })).toMatch(/rows without column names.*\(a, b, n\)/);
   });
 });
+
+describe('parseBody: text columns', () => {
+  const CHURN: TensorInput = {
+    columns: [
+      { name: 'plan', type: 'string' },
+      { name: 'tenure', type: 'long' },
+    ],
+    features: 2,
+  };
+
+  it('keeps text columns apart from the numbers, in every shape', () => {
+    const bodies = [
+      { input_data: { columns: ['tenure', 'plan'], index: [0, 1], data: [[3, 'pro'], [40, 'basic']] } },
+      { dataframe_records: [{ plan: 'pro', tenure: 3 }, { tenure: 40, plan: 'basic' }] },
+      { inputs: { plan: ['pro', 'basic'], tenure: [3, 40] } },
+      { input_data: [['pro', 3], ['basic', 40]] },
+    ];
+    for (const body of bodies) {
+      const p = parse(body, CHURN);
+      expect(p.text?.get(0)).toEqual(['pro', 'basic']);
+      expect([p.values[1], p.values[3]]).toEqual([3, 40]);
+    }
+    expect(parse({ input_data: [[1, 2]] }, TENSOR).text).toBeNull();
+  });
+
+  it('refuses a number in a text column and text in a number column, naming the column', () => {
+    expect(refusal({ dataframe_records: [{ plan: 7, tenure: 3 }] }, CHURN)).toMatch(/column 'plan' \(string\): got 7, not a string/);
+    expect(refusal({ dataframe_records: [{ plan: null, tenure: 3 }] }, CHURN)).toMatch(/column 'plan' \(string\): got no value/);
+    expect(refusal({ dataframe_records: [{ plan: 'pro', tenure: 'three' }] }, CHURN)).toMatch(/column 'tenure' \(long\)/);
+  });
+});

@@ -10,21 +10,50 @@
  *
  * Pure functions: the worker threads run them, and the unit tests.
  */
-import type { NumericColumnType } from '../registry/mlmodel.js';
+import type { OnnxColumnType } from '../registry/mlmodel.js';
 
-/** What an ONNX deployment's model takes: one tensor of rows × features. */
+/** What an ONNX deployment's model takes: rows of `features` values, in the signature's columns when it has some. */
 export interface TensorInput {
   /** The signature's columns in order (each row is read by name), or null for a tensor signature (rows of `features` values). */
-  columns: { name: string; type: NumericColumnType }[] | null;
+  columns: { name: string; type: OnnxColumnType }[] | null;
   features: number;
 }
 
 export interface ParsedBody {
   rows: number;
-  /** Row-major, rows × features. */
+  /** Row-major, rows × features; a text column's cells are left 0 here: its values are in `text`. */
   values: Float64Array;
+  /** The text columns' values, by column position; null when the model has no text column. */
+  text: Map<number, string[]> | null;
   /** MLflow's shapes are answered `{"predictions": …}`, Azure ML's with the predictions alone. */
   wrap: boolean;
+}
+
+type Parsed = Omit<ParsedBody, 'wrap'>;
+
+/** The cells of a body being read, each checked against its column's type as it is put. */
+class Cells {
+  readonly values: Float64Array;
+  readonly text: Map<number, string[]> | null;
+
+  constructor(
+    readonly rows: number,
+    readonly input: TensorInput,
+  ) {
+    this.values = new Float64Array(rows * input.features);
+    const textColumns = input.columns?.flatMap((c, j) => (c.type === 'string' ? [j] : [])) ?? [];
+    this.text = textColumns.length > 0 ? new Map(textColumns.map((j) => [j, new Array<string>(rows)])) : null;
+  }
+
+  put(row: number, column: number, v: unknown): void {
+    const text = this.text?.get(column);
+    if (text) text[row] = string(v, this.input, column, row);
+    else this.values[row * this.input.features + column] = number(v, this.input, column, row);
+  }
+
+  parsed(): Parsed {
+    return { rows: this.rows, values: this.values, text: this.text };
+  }
 }
 
 /** A body the model cannot take: a 400 with this message. */
@@ -83,8 +112,8 @@ export function answer(predictions: unknown[], wrap: boolean): string {
 }
 
 /** Rows of values in signature order; with one column, bare values are rows (as MLflow reads them). */
-function fromRows(data: unknown[], input: TensorInput, where: string): Omit<ParsedBody, 'wrap'> {
-  const values = new Float64Array(data.length * input.features);
+function fromRows(data: unknown[], input: TensorInput, where: string): Parsed {
+  const cells = new Cells(data.length, input);
   data.forEach((raw, i) => {
     const row = Array.isArray(raw) ? raw : input.features === 1 ? [raw] : undefined;
     if (!row) throw new PayloadError(`${where}[${i}] is ${describe(raw)}, not a row of values. Send a list of rows, each with one value per ${input.columns ? `column of the model's signature in this order: ${names(input)}` : 'feature'}.`);
@@ -93,41 +122,41 @@ function fromRows(data: unknown[], input: TensorInput, where: string): Omit<Pars
         `${where}[${i}] has ${count(row.length, 'value')} but the model's signature has ${input.columns ? `${count(input.features, 'column')}: ${names(input)}. Send one value per column in that order, or name the columns with {"input_data": {"columns": [...], "index": [...], "data": [[...]]}}.` : `${count(input.features, 'feature')}.`}`,
       );
     }
-    row.forEach((v, j) => (values[i * input.features + j] = number(v, input, j, i)));
+    row.forEach((v, j) => cells.put(i, j, v));
   });
-  return { rows: data.length, values };
+  return cells.parsed();
 }
 
-function fromSplit(split: Record<string, unknown>, input: TensorInput, where: string): Omit<ParsedBody, 'wrap'> {
+function fromSplit(split: Record<string, unknown>, input: TensorInput, where: string): Parsed {
   const { columns, data } = split;
   if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string')) throw new PayloadError(`${where}.columns must be a list of column names.`);
   if (!Array.isArray(data)) throw new PayloadError(`${where}.data must be a list of rows (got ${describe(data)}).`);
   if (!input.columns) return fromRows(data, input, `${where}.data`);
   const at = positions(columns, input);
-  const values = new Float64Array(data.length * input.features);
+  const cells = new Cells(data.length, input);
   data.forEach((row, i) => {
     if (!Array.isArray(row) || row.length !== columns.length) throw new PayloadError(`${where}.data[${i}] must be a row of ${count(columns.length, 'value')}, one per name in ${where}.columns (got ${describe(row)}${Array.isArray(row) ? ` of ${row.length}` : ''}).`);
-    at.forEach((k, j) => (values[i * input.features + j] = number(row[k], input, j, i)));
+    at.forEach((k, j) => cells.put(i, j, row[k]));
   });
-  return { rows: data.length, values };
+  return cells.parsed();
 }
 
-function fromRecords(records: unknown[], input: TensorInput, where: string): Omit<ParsedBody, 'wrap'> {
+function fromRecords(records: unknown[], input: TensorInput, where: string): Parsed {
   if (!input.columns) throw new PayloadError(`${where} holds records, but the model's signature is a tensor of ${count(input.features, 'value')} per row, not named columns: send rows [[...]].`);
   const cols = input.columns;
-  const values = new Float64Array(records.length * input.features);
+  const cells = new Cells(records.length, input);
   records.forEach((rec, i) => {
     if (!isObject(rec)) throw new PayloadError(`${where}[${i}] is ${describe(rec)}, not a record {"<column>": value, ...}.`);
     cols.forEach((c, j) => {
       if (!(c.name in rec)) throw missing(c.name, Object.keys(rec), input);
-      values[i * input.features + j] = number(rec[c.name], input, j, i);
+      cells.put(i, j, rec[c.name]);
     });
   });
-  return { rows: records.length, values };
+  return cells.parsed();
 }
 
 /** Named tensors: `{"<column>": [values…]}` for a column signature, `{"<name>": [[...]]}` for a tensor one. */
-function fromNamed(named: Record<string, unknown>, input: TensorInput, where: string): Omit<ParsedBody, 'wrap'> {
+function fromNamed(named: Record<string, unknown>, input: TensorInput, where: string): Parsed {
   if (!input.columns) {
     const keys = Object.keys(named);
     const only = named[keys[0] as string];
@@ -144,9 +173,9 @@ function fromNamed(named: Record<string, unknown>, input: TensorInput, where: st
   series.forEach((s, j) => {
     if (s.length !== rows) throw new PayloadError(`${where}: column '${cols[j]?.name}' has ${count(s.length, 'value')} but '${cols[0]?.name}' has ${rows}; every column needs one value per row.`);
   });
-  const values = new Float64Array(rows * input.features);
-  for (let i = 0; i < rows; i++) series.forEach((s, j) => (values[i * input.features + j] = number(s[i], input, j, i)));
-  return { rows, values };
+  const cells = new Cells(rows, input);
+  for (let i = 0; i < rows; i++) series.forEach((s, j) => cells.put(i, j, s[i]));
+  return cells.parsed();
 }
 
 /** Where each signature column is in the given column names. */
@@ -174,6 +203,13 @@ function number(v: unknown, input: TensorInput, column: number, row: number): nu
   if ((col?.type === 'long' || col?.type === 'integer') && !Number.isInteger(v)) throw new PayloadError(`Row ${row}, ${what}: got ${v}, not an integer.`);
   if (col?.type === 'boolean') throw new PayloadError(`Row ${row}, ${what}: got ${v}, not true or false.`);
   return v;
+}
+
+/** A text column's value: MLflow's schema enforcement takes strings only there. */
+function string(v: unknown, input: TensorInput, column: number, row: number): string {
+  if (typeof v === 'string') return v;
+  const col = input.columns?.[column];
+  throw new PayloadError(`Row ${row}, column '${col?.name}' (string): got ${v === null || v === undefined ? 'no value' : JSON.stringify(v)}, not a string. Check the input against the model's signature (${names(input)}).`);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

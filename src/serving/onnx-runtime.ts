@@ -100,7 +100,7 @@ class OnnxInstance implements ScoringInstance {
           const r = msg.ready;
           slot.ready = true;
           this.#refreshState();
-          log(`ONNX Runtime session ready in ${r.ms} ms: input '${r.input}' ${r.dtype} [rows, ${r.features}] → output '${r.output}' ${r.outputType}`);
+          log(`ONNX Runtime session ready in ${r.ms} ms: ${r.inputs} → output '${r.output}' ${r.outputType}`);
           resolve();
           return;
         }

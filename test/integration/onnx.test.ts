@@ -92,11 +92,23 @@ beforeAll(async () => {
       'lr = LogisticRegression(max_iter=500).fit(X, y)',
       'ridge = Ridge(alpha=0.3).fit(X, y * 1.7 + 0.25)',
       'kr = KernelRidge().fit(X, y)',
+      // A churn model with a text column, encoded inside its pipeline, and text labels.
+      'import numpy as np, pandas as pd',
+      'from sklearn.compose import ColumnTransformer',
+      'from sklearn.pipeline import Pipeline',
+      'from sklearn.preprocessing import OneHotEncoder, StandardScaler',
+      'rng = np.random.default_rng(0)',
+      'C = pd.DataFrame({"plan": rng.choice(["basic", "pro", "team"], 300), "tenure": rng.integers(0, 60, 300), "spend": rng.normal(50, 20, 300)})',
+      'label = np.where((C.plan == "pro") ^ (C.spend > 50), "churn", "stay")',
+      'encode = ColumnTransformer([("plan", OneHotEncoder(handle_unknown="ignore"), ["plan"]), ("num", StandardScaler(), ["tenure", "spend"])])',
+      'churn = Pipeline([("encode", encode), ("lr", LogisticRegression())]).fit(C, label)',
       'with mlflow.start_run():',
       '    mlflow.sklearn.log_model(lr, name="lr", signature=infer_signature(X, lr.predict(X)), registered_model_name="iris-lr")',
       '    mlflow.sklearn.log_model(ridge, name="ridge", input_example=X.iloc[:5], registered_model_name="iris-ridge")',
       '    mlflow.sklearn.log_model(lr, name="bare", registered_model_name="iris-bare")',
       '    mlflow.sklearn.log_model(kr, name="kr", signature=infer_signature(X, kr.predict(X)), registered_model_name="iris-kr")',
+      '    mlflow.sklearn.log_model(churn, name="churn", signature=infer_signature(C, churn.predict(C)), input_example=C.iloc[:20], registered_model_name="churn")',
+      '    mlflow.sklearn.log_model(churn, name="churn-bare", signature=infer_signature(C, churn.predict(C)), registered_model_name="churn-bare")',
     ].join('\n'),
   );
   const res = await python(register, [], { MLFLOW_TRACKING_URI: server.url });
@@ -146,6 +158,21 @@ describe('lapis model package', () => {
     expect(ridge.stdout + ridge.stderr).toMatch(/input example \(5 rows\)/);
   });
 
+  it('packages a pipeline with a text column as one ONNX input per column, loadable by mlflow.pyfunc', async () => {
+    const res = await lapis(['model', 'package', 'churn:1']);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(res.stdout).toContain('Packaged azureml:churn:1 as azureml:churn-onnx:1');
+    const log = res.stdout + res.stderr;
+    expect(log).toMatch(/plan: string, tenure: long, spend: double/);
+    expect(log).toMatch(/one input per column .* input example \(20 rows\)/);
+    expect(log).toMatch(/predict\(\): max abs difference 0 over 20 rows/);
+    const mlmodel = await (await fetch(`${server.url}/api/v1/models/churn-onnx/versions/1/files/MLmodel`)).text();
+    expect(mlmodel).toMatch(/loader_module: onnx_columns/);
+    expect(mlmodel).toMatch(/layout: columns/);
+    // The job loads the package with mlflow.pyfunc (through onnx_columns) and predicts before it registers it.
+    expect(log).toMatch(/mlflow\.pyfunc\.load_model loads it/);
+  });
+
   it('refuses what it cannot package, with why, and registers nothing', async () => {
     const bare = await lapis(['model', 'package', 'iris-bare:1']);
     expect(bare.code).toBe(2);
@@ -153,6 +180,9 @@ describe('lapis model package', () => {
     const notSklearn = await lapis(['model', 'package', 'iris-lr-onnx:1']);
     expect(notSklearn.code).toBe(2);
     expect(notSklearn.stderr).toMatch(/not a scikit-learn model \(its flavors: onnx, python_function\)/);
+    const noExample = await lapis(['model', 'package', 'churn-bare:1']);
+    expect(noExample.code).toBe(2);
+    expect(noExample.stderr).toMatch(/text columns and no input example/);
     const unknown = await lapis(['model', 'package', 'no-such-model:1']);
     expect(unknown.code).toBe(3);
     const exists = await lapis(['model', 'package', 'iris-ridge:1', '--output-name', 'ridge-onnx', '--output-version', '3']);
@@ -235,6 +265,43 @@ describe('the ONNX runtime', () => {
     for (const d of ['onnx', 'nocode']) expect((await score(d, { instances: ROWS })).status).toBe(400);
     expect((await score('onnx', 'not json')).status).toBe(400);
     expect((await score('onnx', { something: 1 })).status).toBe(400);
+  });
+
+  it('serves a model with a text column on one input per column, with the no-code predictions and checks', async () => {
+    await deploy({ name: 'churn-onnx', model: 'azureml:churn-onnx:1' });
+    await deploy({ name: 'churn-nocode', model: 'azureml:churn:1' });
+    const logs = await lapis(['online-deployment', 'get-logs', '--name', 'churn-onnx', '--endpoint-name', 'onnx-ep']);
+    expect(logs.stdout).toMatch(/one input per column \(plan string, tenure int64, spend float(32|64)\)/);
+    const rows = [
+      ['pro', 3, 80.5],
+      ['basic', 40, 20.0],
+      ['team', 12, 51.0],
+      ['gold', 7, 49.0], // a plan never seen in training: the encoder ignores it, in both
+      ['pro', 59, 10.25],
+    ];
+    const columns = ['plan', 'tenure', 'spend'];
+    const bodies = [
+      { input_data: { columns, index: rows.map((_, i) => i), data: rows } },
+      { dataframe_records: rows.map((r) => Object.fromEntries(columns.map((c, j) => [c, r[j]]))) },
+      { input_data: { plan: rows.map((r) => r[0]), tenure: rows.map((r) => r[1]), spend: rows.map((r) => r[2]) } },
+    ];
+    for (const body of bodies) {
+      const [onnx, nocode] = await Promise.all([score('churn-onnx', body), score('churn-nocode', body)]);
+      expect(nocode.status, JSON.stringify(nocode.json)).toBe(200);
+      expect(onnx).toEqual(nocode);
+    }
+    const labels = (await score('churn-onnx', bodies[0])).json as string[];
+    expect(new Set(labels)).toEqual(new Set(['churn', 'stay']));
+
+    const numberForText = await score('churn-onnx', { input_data: { columns, index: [0], data: [[3, 3, 80.5]] } });
+    expect(numberForText.status).toBe(400);
+    expect(JSON.stringify(numberForText.json)).toMatch(/column 'plan' \(string\): got 3, not a string/);
+    const textForNumber = await score('churn-onnx', { input_data: { columns, index: [0], data: [['pro', 'long', 80.5]] } });
+    expect(textForNumber.status).toBe(400);
+    expect(JSON.stringify(textForNumber.json)).toContain('tenure');
+    const fraction = await score('churn-onnx', { input_data: { columns, index: [0], data: [['pro', 2.5, 80.5]] } });
+    expect(fraction.status).toBe(400);
+    expect(JSON.stringify(fraction.json)).toMatch(/not an integer/);
   });
 
   it('a worker thread that dies mid-request fails that request with a 502 at once and is restarted', async () => {
