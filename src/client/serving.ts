@@ -12,6 +12,8 @@ export interface OnlineDeployment {
   environment: string;
   instance_count: number;
   request_settings: { request_timeout_ms: number; max_concurrent_requests_per_instance: number };
+  /** The probes in effect, in seconds (Azure ML's defaults where the YAML is silent); Python deployments only. */
+  probes: Record<'liveness' | 'readiness', { initial_delay: number; period: number; timeout: number; success_threshold: number; failure_threshold: number }>;
   /** python: scoring processes; onnx: ONNX Runtime worker threads inside the server. */
   runtime: 'python' | 'onnx';
   /** Workers: scoring processes (Python, `pids`) or worker threads of the server (ONNX, no pids). */

@@ -6,7 +6,8 @@
  */
 import { invalid } from '../core/errors.js';
 
-export type InstanceState = 'starting' | 'ready' | 'failed' | 'restarting' | 'stopped';
+/** `unready`: its processes are alive but fail their readiness probe, so it gets no requests. */
+export type InstanceState = 'starting' | 'ready' | 'unready' | 'failed' | 'restarting' | 'stopped';
 
 export interface ScoreAnswer {
   status: number;

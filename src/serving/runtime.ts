@@ -13,6 +13,7 @@ import { mkdir } from 'node:fs/promises';
 import { tail } from '../compute/tail.js';
 import { request as httpRequest, Agent } from 'node:http';
 import { pickInstance, type InstanceState, type InstanceView, type ScoreAnswer, type ScoringInstance } from './instance.js';
+import { watch, type ProbeSettings } from './probes.js';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +33,7 @@ export interface InstanceSpec {
   instanceCount: number;
   workersPerInstance: number;
   maxConcurrent: number;
+  probes: { liveness: ProbeSettings; readiness: ProbeSettings };
   logDir: string;
 }
 
@@ -45,6 +47,10 @@ interface HostWorker {
   restarts: number;
   /** The traceback of a failed init(): this worker is never routed to nor restarted. */
   error?: string;
+  /** Alive but failing its readiness probe. */
+  unready?: boolean;
+  /** Stops its probes. */
+  unwatch?: () => void;
 }
 
 interface Deployment {
@@ -120,8 +126,10 @@ class PythonInstance implements ScoringInstance {
     child.stdout?.on('data', write);
     child.stderr?.on('data', write);
     child.once('exit', (code, signal) => {
+      w.unwatch?.();
       w.child = undefined;
       w.ready = false;
+      w.unready = false;
       this.#refreshState();
       if (this.stopped || w.error) return;
       log.write(`${prefix}[lapis] the scoring process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; restarting\n`);
@@ -134,6 +142,38 @@ class PythonInstance implements ScoringInstance {
       }, delay).unref();
     });
     await this.#waitReady(w, child);
+    this.#watch(w, child, prefix);
+  }
+
+  /** Liveness kills a process that stopped answering (its exit restarts it); readiness takes it out of routing meanwhile. */
+  #watch(w: HostWorker, child: ChildProcess, prefix: string): void {
+    const { liveness, readiness } = this.d.spec.probes;
+    const log = (line: string): void => void this.d.log.write(`${prefix}[lapis] ${line}\n`);
+    const stopLiveness = watch(liveness, (t) => probe(w.port, '/live', t), {
+      unhealthy: (n, why) => {
+        log(`liveness probe failed ${n} times in a row (${why}): killing the scoring process`);
+        child.kill('SIGKILL');
+      },
+      healthy: () => undefined, // a dead process does not come back: it is restarted
+    });
+    const stopReadiness = watch(readiness, (t) => probe(w.port, '/ready', t), {
+      unhealthy: (n, why) => {
+        log(`readiness probe failed ${n} times in a row (${why}): no requests are sent to this process until it passes`);
+        w.ready = false;
+        w.unready = true;
+        this.#refreshState();
+      },
+      healthy: () => {
+        log('readiness probe passes again: requests are sent to this process');
+        w.ready = true;
+        w.unready = false;
+        this.#refreshState();
+      },
+    });
+    w.unwatch = () => {
+      stopLiveness();
+      stopReadiness();
+    };
   }
 
   async #waitReady(w: HostWorker, child: ChildProcess): Promise<void> {
@@ -165,6 +205,7 @@ class PythonInstance implements ScoringInstance {
     if (this.stopped) return;
     if (this.workers.some((w) => w.ready)) this.state = 'ready';
     else if (this.error) this.state = 'failed';
+    else if (this.workers.some((w) => w.unready)) this.state = 'unready';
     else this.state = this.restarts > 0 ? 'restarting' : 'starting';
   }
 
@@ -173,6 +214,7 @@ class PythonInstance implements ScoringInstance {
     this.state = 'stopped';
     await Promise.all(
       this.workers.map(async (w) => {
+        w.unwatch?.();
         const child = w.child;
         if (!child || child.exitCode !== null) return;
         child.kill('SIGTERM');
@@ -299,6 +341,14 @@ function forward(port: number, body: Buffer | undefined, contentType: string, ti
     req.once('error', reject);
     req.end(body);
   });
+}
+
+/** One probe: undefined when it answered 200 in time, else what went wrong. */
+function probe(port: number, path: string, timeoutMs: number): Promise<string | undefined> {
+  return get(port, path, timeoutMs).then(
+    (r) => (r.status === 200 ? undefined : `GET ${path} answered ${r.status}`),
+    (err: Error) => (err.message === 'timeout' ? `GET ${path} had no answer within ${timeoutMs / 1000} s` : `GET ${path}: ${err.message}`),
+  );
 }
 
 function get(port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {

@@ -26,6 +26,7 @@ import type { DeploymentTable, EndpointTable } from '../store/schema.js';
 import { parseMlModel } from '../registry/mlmodel.js';
 import type { InstanceView } from './instance.js';
 import { workerCount } from './instance.js';
+import { probeSettings, type ProbeSettings } from './probes.js';
 import { onnxDeployment, onnxInstanceSpec } from './onnx-deployment.js';
 import { Runtimes, type DeploymentSpec, type RuntimeKind } from './runtimes.js';
 import { ServingStats, type DeploymentMetrics } from './stats.js';
@@ -53,6 +54,8 @@ export interface DeploymentView {
   environment: string;
   instance_count: number;
   request_settings: { request_timeout_ms: number; max_concurrent_requests_per_instance: number };
+  /** The probes in effect (Azure ML's defaults where the YAML is silent); the ONNX runtime runs in the server's process and is not probed. */
+  probes: { liveness: ProbeSettings; readiness: ProbeSettings };
   /** python: scoring processes; onnx: ONNX Runtime worker threads inside the server. */
   runtime: RuntimeKind;
   instances: InstanceView[];
@@ -325,6 +328,7 @@ export class ServingService {
       instanceCount: spec.instance_count ?? 1,
       workersPerInstance: workerCount(spec.environment_variables),
       maxConcurrent,
+      probes: probeSettings(spec),
       logDir,
     };
   }
@@ -480,6 +484,7 @@ export class ServingService {
       environment: kind === 'onnx' ? 'none (in-process ONNX Runtime)' : (runtime.environment?.name ?? "built from the model's requirements"),
       instance_count: spec.instance_count ?? 1,
       request_settings: requestSettings(spec),
+      probes: probeSettings(spec),
       runtime: kind,
       instances,
       traffic,

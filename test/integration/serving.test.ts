@@ -275,6 +275,57 @@ describe('keys, limits and failures', () => {
     expect(after.instances[0]?.pids.filter(alive)).toEqual([]);
   });
 
+  it('probes: a process that stops answering is taken out of routing, back when it answers, killed and restarted past liveness', async () => {
+    const spec = {
+      name: 'probed',
+      endpoint_name: 'iris-ep',
+      model: 'azureml:iris-lr:1',
+      code_configuration: { code: './code', scoring_script: 'score.py' },
+      environment: { image: 'python:3.11-slim' },
+      readiness_probe: { initial_delay: 0, period: 1, timeout: 1, failure_threshold: 1 },
+      liveness_probe: { initial_delay: 0, period: 1, timeout: 1, failure_threshold: 4 },
+    };
+    const res = await lapis(['online-deployment', 'create', '-f', await file('probed.yml', spec)]);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    type View = { instances: { state: string; pids: number[]; restarts: number }[] };
+    const view = async () => (await api<View>('/api/v1/online-endpoints/iris-ep/deployments/probed')).instances[0];
+    const until = async (what: string, ok: (i: View['instances'][number] | undefined) => boolean, ms: number) => {
+      const end = Date.now() + ms;
+      let i = await view();
+      while (!ok(i) && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 200));
+        i = await view();
+      }
+      expect(i, what).toSatisfy(ok);
+      return i;
+    };
+    const pid = (await view())?.pids[0] as number;
+    const show = await lapis(['online-deployment', 'show', '--name', 'probed', '--endpoint-name', 'iris-ep']);
+    expect(show.stdout).toMatch(/Probes:\s+liveness every 1 s from 0 s \(timeout 1 s; restart after 4 failures\); readiness every 1 s/);
+
+    // A frozen process (SIGSTOP) fails its readiness probe: no requests go to it; it comes back when it answers again.
+    process.kill(pid, 'SIGSTOP');
+    await until('unready after a failed readiness probe', (i) => i?.state === 'unready', 8_000);
+    const refused = await score({ input_data: ROWS }, { deployment: 'probed' });
+    expect(refused.status).toBe(503);
+    process.kill(pid, 'SIGCONT');
+    await until('ready again, the same process', (i) => i?.state === 'ready' && i.pids[0] === pid && i.restarts === 0, 8_000);
+    expect((await score({ input_data: ROWS }, { deployment: 'probed' })).status).toBe(200);
+
+    // Frozen for good: liveness kills it after 4 failures and it is restarted.
+    process.kill(pid, 'SIGSTOP');
+    const after = await until('restarted after the liveness probe failed', (i) => i?.state === 'ready' && i.restarts === 1, 30_000);
+    expect(after?.pids).not.toContain(pid);
+    expect((await score({ input_data: ROWS }, { deployment: 'probed' })).status).toBe(200);
+    const logs = await lapis(['online-deployment', 'get-logs', '--name', 'probed', '--endpoint-name', 'iris-ep']);
+    expect(logs.stdout).toMatch(/readiness probe failed 1 times in a row \(GET \/ready had no answer within 1 s\)/);
+    expect(logs.stdout).toMatch(/readiness probe passes again/);
+    expect(logs.stdout).toMatch(/liveness probe failed 4 times in a row .*: killing the scoring process/);
+    expect(logs.stdout).toMatch(/was killed by SIGKILL; restarting/);
+    const del = await lapis(['online-deployment', 'delete', '--name', 'probed', '--endpoint-name', 'iris-ep']);
+    expect(del.code, del.stderr).toBe(0);
+  });
+
   it('refuses a WORKER_COUNT that is not a whole number from 1 to 64, and creates nothing', async () => {
     const spec = { name: 'badpool', endpoint_name: 'iris-ep', model: 'azureml:iris-lr:1', environment_variables: { WORKER_COUNT: 'two' } };
     const res = await lapis(['online-deployment', 'create', '-f', await file('badpool.yml', spec)]);
