@@ -182,11 +182,19 @@ function deploymentCommand(program: Command): void {
       .argument('[name]')
       .option('-n, --name <name>', 'deployment name')
       .requiredOption('-e, --endpoint-name <name>', 'endpoint')
-      .addOption(new Option('-l, --lines <n>', 'last lines').argParser(positiveInt).default(200)),
-  ).action(async (arg: string | undefined, opts: { name?: string; endpointName: string; lines: number }, cmd: Command) => {
+      .addOption(new Option('-l, --lines <n>', 'last lines').argParser(positiveInt).default(200))
+      .option('-f, --follow', 'keep printing what the scoring processes write (Ctrl-C stops)'),
+  ).action(async (arg: string | undefined, opts: { name?: string; endpointName: string; lines: number; follow?: boolean }, cmd: Command) => {
     const ctx = contextOf(cmd);
-    const log = await ctx.client.onlineEndpoints.deploymentLogs(opts.endpointName, nameOf(arg, opts, 'deployment'), opts.lines);
-    process.stdout.write(log.endsWith('\n') || log === '' ? log : `${log}\n`);
+    const name = nameOf(arg, opts, 'deployment');
+    const write = (text: string): void => void process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+    let { log, offset } = await ctx.client.onlineEndpoints.deploymentLog(opts.endpointName, name, { lines: opts.lines });
+    write(log);
+    while (opts.follow) {
+      await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+      ({ log, offset } = await ctx.client.onlineEndpoints.deploymentLog(opts.endpointName, name, { after: offset }));
+      if (log) process.stdout.write(log);
+    }
   });
 
   withGlobalOptions(dep.command('delete').description('Delete a deployment (refused while it takes traffic)').argument('[name]').option('-n, --name <name>', 'deployment name').requiredOption('-e, --endpoint-name <name>', 'endpoint')).action(
@@ -210,6 +218,9 @@ async function waitForDeployment(ctx: CommandContext, d: OnlineDeployment): Prom
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/** How often `get-logs --follow` asks for what was written since. */
+const FOLLOW_POLL_MS = 500;
 
 export function parseTraffic(text: string): Record<string, number> {
   const out: Record<string, number> = {};

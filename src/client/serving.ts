@@ -127,6 +127,11 @@ export class OnlineEndpointsApi {
   }
 
   async deploymentLogs(endpoint: string, name: string, lines = 200): Promise<string> {
-    return (await this.#c.request<{ log: string }>('GET', `/api/v1/online-endpoints/${seg('endpoint name', endpoint)}/deployments/${seg('deployment name', name)}/logs`, { query: { lines } })).log;
+    return (await this.deploymentLog(endpoint, name, { lines })).log;
+  }
+
+  /** The log's last `lines` lines, or with `after` what was written since that offset; `offset` is where to read on. */
+  deploymentLog(endpoint: string, name: string, opts: { lines?: number; after?: number }): Promise<{ log: string; offset: number }> {
+    return this.#c.request('GET', `/api/v1/online-endpoints/${seg('endpoint name', endpoint)}/deployments/${seg('deployment name', name)}/logs`, { query: opts });
   }
 }

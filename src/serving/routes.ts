@@ -87,10 +87,20 @@ export async function servingRoutes(app: FastifyInstance, deps: { serving: Servi
   });
   app.get(
     '/api/v1/online-endpoints/:endpoint/deployments/:name/logs',
-    { config: { action: 'endpoints/read' }, schema: { summary: "A deployment's log: environment build and scoring processes", tags, params: DepName, querystring: Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })) }) } },
+    {
+      config: { action: 'endpoints/read' },
+      schema: {
+        summary: "A deployment's log: environment build and scoring processes",
+        description: 'The last `lines` lines, or with `after` (an `offset` from an earlier answer) what was written since: poll with it to follow the log.',
+        tags,
+        params: DepName,
+        querystring: Type.Object({ lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })), after: Type.Optional(Type.Integer({ minimum: 0 })) }),
+      },
+    },
     async (req) => {
       const p = req.params as { endpoint: string; name: string };
-      return { log: await serving.logs(req.workspace.name, p.endpoint, p.name, (req.query as { lines?: number }).lines ?? 200) };
+      const q = req.query as { lines?: number; after?: number };
+      return serving.logs(req.workspace.name, p.endpoint, p.name, { lines: q.lines ?? 200, ...(q.after !== undefined ? { after: q.after } : {}) });
     },
   );
 

@@ -25,6 +25,7 @@ import type { Database } from '../store/db.js';
 import type { DeploymentTable, EndpointTable } from '../store/schema.js';
 import { parseMlModel } from '../registry/mlmodel.js';
 import type { InstanceView } from './instance.js';
+import { readFrom, tailLines } from '../compute/tail.js';
 import { workerCount } from './instance.js';
 import { probeSettings, type ProbeSettings } from './probes.js';
 import { onnxDeployment, onnxInstanceSpec } from './onnx-deployment.js';
@@ -514,11 +515,20 @@ export class ServingService {
     await this.#refresh(endpoint);
   }
 
-  async logs(workspace: string, endpoint: string, name: string, lines: number): Promise<string> {
+  /**
+   * A deployment's log: its last `lines` lines (the environment build's log first), or with `after`
+   * what its scoring processes wrote from that offset on; `offset` is where to read on (`--follow`).
+   */
+  async logs(workspace: string, endpoint: string, name: string, opts: { lines: number; after?: number }): Promise<{ log: string; offset: number }> {
     await this.#deploymentRow(workspace, endpoint, name);
     const dir = join(this.#d.dataDir, 'serving', endpoint, name);
-    const text = [await readFile(join(dir, 'environment_build.log'), 'utf8').catch(() => ''), await readFile(join(dir, 'deployment.log'), 'utf8').catch(() => '')].join('');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    if (opts.after !== undefined) {
+      const { text, next } = await readFrom(join(dir, 'deployment.log'), opts.after);
+      return { log: text, offset: next };
+    }
+    const [build, run] = await Promise.all([tailLines(join(dir, 'environment_build.log'), opts.lines), tailLines(join(dir, 'deployment.log'), opts.lines)]);
+    const text = `${build.text}${run.text}`.split('\n').slice(-opts.lines - 1).join('\n');
+    return { log: text, offset: run.size };
   }
 
   // ---- routing ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { runCli } from '../support/cli.js';
+import { runCli, startCli } from '../support/cli.js';
 import { python, startLapis, type LapisServer } from '../support/server.js';
 
 let server: LapisServer;
@@ -244,6 +244,8 @@ describe('keys, limits and failures', () => {
     expect(show.stdout).toContain('2/2 ready');
 
     // One process dies mid-request: that request gets a 502, the sibling keeps answering at once.
+    const follow = startCli(['online-deployment', 'get-logs', '--name', 'pool', '--endpoint-name', 'iris-ep', '--lines', '1', '--follow'], { url: server.url, cwd: work });
+    for (const end = Date.now() + 10_000; !follow.output() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
     const slow = score({ sleep: 1, input_data: ROWS }, { deployment: 'pool' });
     await new Promise((r) => setTimeout(r, 100));
     const crash = await score({ crash: true, input_data: ROWS }, { deployment: 'pool' });
@@ -261,6 +263,12 @@ describe('keys, limits and failures', () => {
     expect(after.instances[0]?.pids.filter((p) => pids.has(p))).toHaveLength(1);
     const logs = await lapis(['online-deployment', 'get-logs', '--name', 'pool', '--endpoint-name', 'iris-ep']);
     expect(logs.stdout).toMatch(/\[instance 0\] \[worker [01]\] \[lapis\] the scoring process exited with code 9; restarting/);
+    // --follow printed the crash and the restart as they were written, after the one line asked for.
+    await follow.stop();
+    const followed = follow.output().split('\n');
+    const crashAt = followed.findIndex((l) => /exited with code 9; restarting/.test(l));
+    expect(crashAt, follow.output()).toBeGreaterThan(0);
+    expect(followed.slice(crashAt).some((l) => /\[worker [01]\] .*listening on http/.test(l))).toBe(true);
 
     const del = await lapis(['online-deployment', 'delete', '--name', 'pool', '--endpoint-name', 'iris-ep']);
     expect(del.code, del.stderr).toBe(0);

@@ -35,3 +35,21 @@ export function runCli(args: string[], opts: { url: string; cwd?: string; env?: 
     });
   });
 }
+
+/** A long-running CLI command (e.g. `--follow`): its output so far, and a way to stop it. */
+export function startCli(args: string[], opts: { url: string; cwd?: string }): { output: () => string; stop: () => Promise<void> } {
+  const base = { ...process.env };
+  for (const name of ['LAPIS_URL', 'LAPIS_WORKSPACE', 'LAPIS_TOKEN']) delete base[name];
+  const child = spawn(process.execPath, [CLI, ...args], { ...(opts.cwd ? { cwd: opts.cwd } : {}), env: { ...base, LAPIS_URL: opts.url, TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  return {
+    output: () => out,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await closed;
+    },
+  };
+}
