@@ -304,6 +304,11 @@ describe('the studio', () => {
     await answer.waitFor({ timeout: 30_000 });
     expect(await answer.textContent()).toMatch(/HTTP 200.*from green.*"from": "green"/s);
     await page.getByText('requests/s').first().waitFor();
+    // The deployment's log, live: the scoring process's start-up lines, then those of the one picked.
+    const log = page.getByTestId('deployment-log');
+    await expect.poll(() => log.textContent(), { timeout: 15_000 }).toMatch(/\[instance 0\] .*studio-ep\/blue: listening on http:\/\/127\.0\.0\.1/);
+    await page.getByLabel('Log of deployment', { exact: true }).selectOption('green');
+    await expect.poll(() => log.textContent(), { timeout: 15_000 }).toMatch(/studio-ep\/green: listening on/);
     await shot('endpoint');
   });
 

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import type { OnlineEndpoint } from '../../../src/client/index.js';
+import { DeploymentLog } from '../components/DeploymentLog.js';
 import { MetricChart } from '../components/MetricChart.js';
 import { AsyncView, Empty, ErrorView } from '../components/States.js';
 import { VirtualTable } from '../components/VirtualTable.js';
@@ -205,6 +206,29 @@ function TestPanel({ endpoint }: { endpoint: OnlineEndpoint }) {
   );
 }
 
+function LogsCard({ endpoint }: { endpoint: OnlineEndpoint }) {
+  const names = endpoint.deployments.map((d) => d.name);
+  const [picked, setPicked] = useState<string>();
+  const shown = picked && names.includes(picked) ? picked : (names[0] as string);
+  return (
+    <section className="card">
+      <div className="log-head">
+        <h2>Logs</h2>
+        <span className="spacer" />
+        <label>
+          Deployment{' '}
+          <select aria-label="Log of deployment" value={shown} onChange={(e) => setPicked(e.target.value)}>
+            {names.map((n) => (
+              <option key={n}>{n}</option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <DeploymentLog endpoint={endpoint.name} deployment={shown} />
+    </section>
+  );
+}
+
 export function EndpointPage({ name }: { name: string }) {
   const { client, workspace } = useSession();
   const state = useAsync(() => client.onlineEndpoints.get(name), [client, name]);
@@ -299,6 +323,7 @@ export function EndpointPage({ name }: { name: string }) {
             <h2>Live</h2>
             <LiveCharts samples={samples.current} names={endpoint.deployments.map((d) => d.name)} />
           </section>
+          {endpoint.deployments.length > 0 ? <LogsCard endpoint={endpoint} /> : null}
         </>
       ) : state.status !== 'error' ? (
         <AsyncView state={state} what="Loading the endpoint">
