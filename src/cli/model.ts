@@ -160,7 +160,7 @@ export function modelCommand(program: Command): void {
       model
         .command('share')
         .description('Copy a model version (files and lineage) from the workspace into a registry, where every workspace can use it')
-        .argument('[reference]', '<name>:<version> (or --name and --version)')
+        .argument('[reference]', '<name>:<version>, azureml://registries/<r>/models/<name>/versions/<v> (or --name, --version and --registry)')
         .option('--registry <name>', 'the registry to share to')
         .option('--registry-name <name>', 'same as --registry (az ml spelling)')
         .option('--share-with-name <name>', 'name in the registry (default: the same)')
@@ -185,7 +185,7 @@ export function modelCommand(program: Command): void {
       model
         .command('package')
         .description('Convert a scikit-learn MLflow model to ONNX (a job in the model\'s own environment), check it against the original on sample data, register it as a new version')
-        .argument('[reference]', '<name>:<version> (or --name and --version)')
+        .argument('[reference]', '<name>:<version>, azureml://registries/<r>/models/<name>/versions/<v> (or --name, --version and --registry)')
         .addOption(new Option('--target <format>', 'what to package as').choices(['onnx']).default('onnx'))
         .option('--output-name <name>', 'the packaged model\'s name (default: <name>-onnx)')
         .option('--output-version <version>', 'its version (default: the next one)')
@@ -195,9 +195,9 @@ export function modelCommand(program: Command): void {
   ).action(async (ref: string | undefined, opts: TargetFlags & { target: string; outputName?: string; outputVersion?: string; tolerance: number; stream: boolean }, cmd: Command) => {
     const ctx = contextOf(cmd);
     const t = targetOf('models', ref, opts);
-    if (t.registry) throw bad('Package a workspace model (<name>:<version>); share the result to a registry afterwards with lapis model share.');
     const version = versionOf('models', t, 'package');
     const res = await ctx.client.models.package(t.name, version, {
+      ...(t.registry ? { registry: t.registry } : {}),
       target: opts.target,
       tolerance: opts.tolerance,
       ...(opts.outputName !== undefined ? { outputName: opts.outputName } : {}),

@@ -127,7 +127,7 @@ export class AssetsApi {
   }
 }
 
-export interface PackageOptions {
+export interface PackageOptions extends ScopeOptions {
   /** `onnx` (the default and, for now, the only target). */
   target?: string;
   /** Default: `<name>-onnx`. */
@@ -202,12 +202,13 @@ export class ModelsApi {
   }
 
   /**
-   * Packages a version (a scikit-learn MLflow model → ONNX) by a job; the job's output becomes a new
-   * version once the converted model has been checked against the original. Follow the job's log.
+   * Packages a version (a scikit-learn MLflow model → ONNX; `registry` for a registry's version) by a
+   * job; the job's output becomes a new version of the workspace once the converted model has been
+   * checked against the original. Follow the job's log.
    */
   async package(name: string, version: string, opts: PackageOptions = {}): Promise<PackageResult> {
     const body = { target: opts.target, output_name: opts.outputName, output_version: opts.outputVersion, tolerance: opts.tolerance };
-    return this.#c.request('POST', `${this.#version(name, version)}/package`, { body: Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) });
+    return this.#c.request('POST', `${this.#version(name, version)}/package`, { query: scope(opts), body: Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) });
   }
 
   /** Copies a workspace version, its files and its lineage, into a registry. */

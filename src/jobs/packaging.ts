@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { invalid } from '../core/errors.js';
+import { formatAssetRef } from '../specs/references.js';
 import { mlflowModelEnvironment } from '../compute/environments.js';
 import { manifestHash, type ContentStore } from '../registry/content.js';
 import { onnxInputProblem, parseMlModel } from '../registry/mlmodel.js';
@@ -53,14 +54,16 @@ export class ModelPackaging {
     this.#d = deps;
   }
 
-  async package(ws: Workspace, req: PackageRequest, createdBy: { name: string; id: string | null }): Promise<PackageResult> {
+  /** `from`: the scope the source version is in — the workspace, or a registry as `registry/<name>`; the package is registered in the workspace. */
+  async package(ws: Workspace, from: string, req: PackageRequest, createdBy: { name: string; id: string | null }): Promise<PackageResult> {
     const target = req.target ?? 'onnx';
     if (!(PACKAGE_TARGETS as readonly string[]).includes(target)) throw invalid(`Unknown packaging target '${target}'; the targets are: ${PACKAGE_TARGETS.join(', ')}.`);
     const tolerance = req.tolerance ?? 1e-4;
     if (!Number.isFinite(tolerance) || tolerance < 0) throw invalid(`tolerance must be a number ≥ 0 (got ${String(req.tolerance)}).`);
-    const scope = scopeOf(ws.name);
+    const scope = scopeOf(from);
     const version = await this.#d.models.resolveVersion(scope, req.name, req.version ?? 'latest');
-    const source = `azureml:${req.name}:${version}`;
+    const registry = from.startsWith('registry/') ? from.slice('registry/'.length) : undefined;
+    const source = formatAssetRef({ name: req.name, version, ...(registry ? { registry } : {}) }, 'models');
     const text = (path: string): Promise<string | undefined> => this.#d.models.text(scope, req.name, version, path);
     const mlmodelText = await text('MLmodel');
     if (mlmodelText === undefined) throw invalid(`Model ${source} is not an MLflow model (no MLmodel file); only scikit-learn MLflow models can be packaged as ONNX.`);

@@ -2,12 +2,15 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { notFound } from '../core/errors.js';
 import type { ComputeTargets } from '../compute/targets.js';
+import { RegistryQuery, scopeFor } from '../registry/asset-routes.js';
 import type { ContentStore } from '../registry/content.js';
+import type { Database } from '../store/db.js';
 import { contentTypeOf } from '../tracking/artifacts.js';
 import type { ModelPackaging, PackageRequest } from './packaging.js';
 import { TERMINAL_STATUSES, type JobService, type JobStatus, type LogEntry } from './service.js';
 
 export interface JobRouteDeps {
+  database: Database;
   jobs: JobService;
   packaging: ModelPackaging;
   computes: ComputeTargets;
@@ -48,9 +51,10 @@ export function jobRoutes(app: FastifyInstance, deps: JobRouteDeps): void {
     {
       config: { action: 'models/write' },
       schema: {
-        summary: 'Package a model version (scikit-learn MLflow → ONNX) by a job; its output is registered as a new version',
+        summary: 'Package a model version (scikit-learn MLflow → ONNX) by a job; its output is registered as a new version of the workspace',
         tags: ['models'],
         params: Type.Object({ name: Type.String(), version: Type.String() }),
+        querystring: RegistryQuery,
         body: Type.Object({
           target: Type.Optional(Type.String()),
           output_name: Type.Optional(Type.String()),
@@ -61,7 +65,8 @@ export function jobRoutes(app: FastifyInstance, deps: JobRouteDeps): void {
     },
     async (req, reply) => {
       const p = req.params as { name: string; version: string };
-      return reply.status(201).send(await deps.packaging.package(req.workspace, { ...(req.body as Omit<PackageRequest, 'name' | 'version'>), ...p }, user(req)));
+      const source = await scopeFor(req, deps.database);
+      return reply.status(201).send(await deps.packaging.package(req.workspace, source, { ...(req.body as Omit<PackageRequest, 'name' | 'version'>), ...p }, user(req)));
     },
   );
   app.get(

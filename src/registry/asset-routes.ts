@@ -26,11 +26,11 @@ const KINDS: { kind: PlainAssetKind; path: string; action: string }[] = [
   { kind: 'component', path: 'components', action: 'components' },
 ];
 
-const RegistryQuery = Type.Object({ registry: Type.Optional(Type.String({ description: 'Work in this registry instead of the workspace' })) });
+export const RegistryQuery = Type.Object({ registry: Type.Optional(Type.String({ description: 'Work in this registry instead of the workspace' })) });
 const REGISTRY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** The scope a request works in: `?registry=<name>` for a registry, else its workspace. */
-async function scopeFor(req: FastifyRequest, database: Database): Promise<string> {
+export async function scopeFor(req: FastifyRequest, database: Database): Promise<string> {
   const registry = (req.query as { registry?: string } | undefined)?.registry;
   if (!registry) return req.workspace.name;
   const row = await database.db.selectFrom('registries').select('name').where('name', '=', registry).executeTakeFirst();

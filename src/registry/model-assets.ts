@@ -7,6 +7,7 @@ import type { Workspace } from '../workspaces/service.js';
 import { specErrors } from './assets.js';
 import { ContentStore, checkHash, manifestHash, type ContentFile } from './content.js';
 import type { ModelRegistry, ModelVersionView } from './model-registry.js';
+import { parseAssetRef } from '../specs/references.js';
 
 export interface LineageNode {
   id: string;
@@ -177,8 +178,8 @@ export class ModelAssets {
         const code = tag('lapis.code');
         if (code) add({ id: `code:${code}`, kind: 'code', label: code.slice(0, 12), ref: code }, runNode, 'ran_code');
         // A packaging job (lapis model package) names the version it converted.
-        const packaged = AZUREML_DATA.exec(tag('lapis.package.source') ?? '');
-        if (packaged) add({ id: `model:${packaged[1]}:${packaged[2]}`, kind: 'model_version', label: `${packaged[1]}:${packaged[2]}`, ref: packaged[0] }, root, 'packaged_from');
+        const packaged = packagedFrom(tag('lapis.package.source'));
+        if (packaged) add(packaged, root, 'packaged_from');
       }
     }
     return { root, nodes: [...nodes.values()], edges };
@@ -218,4 +219,19 @@ export class ModelAssets {
       lineage: { ...lineage, shared_from: { workspace: ws.name, name, version } },
     });
   }
+}
+
+/** The version a packaging job converted (its run's `lapis.package.source`): a workspace's or a registry's. */
+function packagedFrom(source: string | undefined): LineageNode | undefined {
+  if (!source) return undefined;
+  let ref;
+  try {
+    ref = parseAssetRef(source, 'models');
+  } catch {
+    return undefined; // a tag set by hand: no edge rather than a broken one
+  }
+  if (ref.version === undefined) return undefined;
+  return ref.registry
+    ? { id: `registry_model:${ref.registry}:${ref.name}:${ref.version}`, kind: 'registry_model', label: `${ref.registry}/${ref.name}:${ref.version}`, ref: source }
+    : { id: `model:${ref.name}:${ref.version}`, kind: 'model_version', label: `${ref.name}:${ref.version}`, ref: source };
 }

@@ -233,7 +233,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   loggedModelRoutes(app, tracking);
   registryRoutes(app, registry);
   await app.register(async (scope) => assetRoutes(scope, { database, assets, content, registry, models }));
-  jobRoutes(app, { jobs, packaging: new ModelPackaging({ jobs, models, content }), computes, content, serverUrl: () => serverUrl });
+  jobRoutes(app, { database, jobs, packaging: new ModelPackaging({ jobs, models, content }), computes, content, serverUrl: () => serverUrl });
   datastoreRoutes(app, datastores);
   await app.register(async (scope) => servingRoutes(scope, scoring));
   batchRoutes(app, batch);

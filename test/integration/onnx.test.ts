@@ -173,6 +173,24 @@ describe('lapis model package', () => {
     expect(log).toMatch(/mlflow\.pyfunc\.load_model loads it/);
   });
 
+  it("packages a registry's version into the workspace, with lineage to it", async () => {
+    for (const args of [
+      ['registry', 'create', 'shared'],
+      ['model', 'share', 'iris-lr:1', '--registry', 'shared', '--share-with-name', 'iris-shared', '--share-with-version', '4'],
+    ]) {
+      const res = await lapis(args);
+      expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    }
+    const res = await lapis(['model', 'package', 'azureml://registries/shared/models/iris-shared/versions/4', '--output-name', 'iris-shared-onnx']);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(res.stdout).toContain('Packaged azureml://registries/shared/models/iris-shared/versions/4 as azureml:iris-shared-onnx:1');
+    const lineage = await lapis(['model', 'show', 'iris-shared-onnx:1', '--lineage']);
+    expect(lineage.stdout).toMatch(/packaged from.*shared\/iris-shared:4/);
+    const missing = await lapis(['model', 'package', 'azureml://registries/nowhere/models/iris-shared/versions/4']);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/Registry 'nowhere' does not exist/);
+  });
+
   it('refuses what it cannot package, with why, and registers nothing', async () => {
     const bare = await lapis(['model', 'package', 'iris-bare:1']);
     expect(bare.code).toBe(2);
