@@ -11,14 +11,16 @@ import time
 
 from . import items as items_mod
 from . import rows as rows_mod
+from . import table as table_mod
 from .pool import InitFailed, Worker
 from .progress import LEVELS, Progress
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog='lapis_batch', description='Scores an input in mini-batches (a batch endpoint job).')
-    p.add_argument('--data', required=True, help='the input: a folder (uri_folder) or a file (uri_file)')
-    p.add_argument('--input-type', choices=('uri_folder', 'uri_file'), required=True)
+    p.add_argument('--data', required=True, help='the input: a folder (uri_folder, mltable) or a file (uri_file)')
+    p.add_argument('--input-type', choices=('uri_folder', 'uri_file', 'mltable'), required=True,
+                   help='mltable: the plan of its table is read from $%s' % table_mod.ENV)
     p.add_argument('--model', required=True, help="the model's folder (AZUREML_MODEL_DIR of the scoring code)")
     p.add_argument('--output', required=True, help='the folder the output file goes to')
     p.add_argument('--scoring-script', help='score.py (relative to the working directory); none: the MLflow model itself')
@@ -41,11 +43,21 @@ def parse_args(argv):
 
 
 class Plan:
-    """The mini-batches: `requests[i]` is what a worker gets, `sizes[i]` its item count, `labels[i]` what it holds."""
+    """The mini-batches: `requests[i]` is what a worker gets, `sizes[i]` its item count, `labels[i]` what it holds.
+    For an mltable input, `table` is the table's plan (see table.py), which the workers read too."""
 
-    def __init__(self, data, input_type, size):
+    def __init__(self, data, input_type, size, table=None):
         self.requests, self.sizes, self.labels = [], [], []
-        if input_type == 'uri_folder':
+        self.table = table
+        if input_type == 'mltable':
+            sources = table_mod.load(data, table).sources
+            if not sources:
+                raise ValueError('the MLTable table has no rows: there is nothing to score')
+            self.unit = 'row'
+            for start, stop in items_mod.mini_batches(len(sources), size):
+                files = sorted(set(sources[start:stop]))
+                self._add({'start': start, 'stop': stop, 'files': files}, stop - start, 'rows %d-%d of %s' % (start, stop - 1, _names(files)))
+        elif input_type == 'uri_folder':
             if not os.path.isdir(data):
                 raise ValueError('the input %s is not a folder; invoke with --input-type uri_file for a single file' % data)
             files = items_mod.list_files(data)
@@ -80,11 +92,27 @@ def _names(files, shown=3):
     return ', '.join(files[:shown]) + (' (+%d more)' % more if more > 0 else '')
 
 
+def _ranges(indices, labels, shown=3):
+    """Mini-batch numbers as ranges (`4-6, 9`), with the first few labels: what a re-run must cover."""
+    spans = []
+    for i in indices:
+        if spans and spans[-1][1] == i - 1:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    text = ', '.join('%d' % (lo + 1) if lo == hi else '%d-%d' % (lo + 1, hi + 1) for lo, hi in spans)
+    more = len(indices) - shown
+    return 'mini-batch%s %s (%s%s)' % ('' if len(indices) == 1 else 'es', text, '; '.join(labels[i] for i in indices[:shown]),
+                                       '; +%d more' % more if more > 0 else '')
+
+
 def _plural(n, word):
     return '%d %s%s' % (n, word, '' if n == 1 else 'es' if word.endswith('ch') else 's')
 
 
 class Driver:
+    ERRORS_SHOWN = 5  # failed mini-batches named in the job's error; the log names them all
+
     def __init__(self, args, plan, progress, environ=None):
         self.args = args
         self.plan = plan
@@ -110,7 +138,7 @@ class Driver:
         self.env = env
         self.parts = tempfile.mkdtemp(prefix='lapis-batch-parts-')
         self.cfg = {'data': os.path.abspath(args.data), 'input_type': args.input_type, 'model': env['AZUREML_MODEL_DIR'],
-                    'scoring_script': self.script, 'parts': self.parts, 'logging_level': args.logging_level}
+                    'scoring_script': self.script, 'parts': self.parts, 'logging_level': args.logging_level, 'table': plan.table}
 
     def workers(self):
         return max(1, min(self.args.instances * self.args.max_concurrency_per_instance, len(self.plan.requests)))
@@ -199,36 +227,62 @@ class Driver:
                 'mini_batches_failed': len(self.failed), 'items_total': self.plan.items, 'items_failed': self.items_failed}
 
     def finish(self):
-        """Writes the output (when the job succeeded) and returns the exit status."""
+        """Writes the output and says how it went; returns the exit status. A job failed by the error
+        threshold still writes the rows of the mini-batches that succeeded (a partial output)."""
         a, total = self.args, len(self.plan.requests)
         elapsed = time.monotonic() - self.started
         counters = self.counters()
+        done = len(self.succeeded) + len(self.failed)
         if self.init_failure is not None:
-            self.progress.metrics(counters, len(self.succeeded) + len(self.failed), force=True)
+            self.progress.metrics(counters, done, force=True)
             self.progress.log('the scoring code failed to initialize: %s\n%s' % (self.init_failure, self.init_failure.traceback), 'critical')
             self.progress.log('Batch scoring failed: the scoring code could not initialize (init() or loading the model); nothing was scored.', 'critical')
+            self.progress.error('the scoring code could not initialize (init() or loading the model): %s; nothing was scored '
+                                '(the traceback is in the log)' % self.init_failure)
             return 1
-        failures = ['  mini-batch %d (%s): %s' % (i + 1, self.plan.labels[i], self.failed[i]) for i in sorted(self.failed)]
-        failures += ['  ' + n for n in self.notes]
-        if self.exceeded:
-            self.progress.metrics(counters, len(self.succeeded) + len(self.failed), force=True)
-            self.progress.log('Batch scoring failed: %s failed, more than error_threshold %d; stopped after %d of %d mini-batches:\n%s'
-                              % (_plural(self.items_failed, 'item'), a.error_threshold, len(self.succeeded) + len(self.failed), total, '\n'.join(failures)), 'critical')
-            return 1
+        failures = ['mini-batch %d (%s): %s' % (i + 1, self.plan.labels[i], self.failed[i]) for i in sorted(self.failed)]
         written = None
-        if a.output_action == 'append_row':
+        if a.output_action == 'append_row' and (self.succeeded or not self.exceeded):
             os.makedirs(a.output, exist_ok=True)
             written = rows_mod.merge([self.succeeded[i] for i in sorted(self.succeeded)], os.path.join(a.output, a.output_file_name))
             counters['rows_written'] = written
-        self.progress.metrics(counters, total, force=True)
+        self.progress.metrics(counters, done, force=True)
+        if self.exceeded:
+            self._report_failure(failures, written)
+            return 1
+        failures += self.notes
         if failures:
-            self.progress.log('%s failed, within error_threshold %s:\n%s' % (_plural(self.items_failed, 'item'), a.error_threshold, '\n'.join(failures)), 'warning')
+            self.progress.log('%s failed, within error_threshold %s:\n%s' % (_plural(self.items_failed, 'item'), a.error_threshold,
+                                                                            '\n'.join('  ' + f for f in failures)), 'warning')
         self.progress.log('Scored %s (%s) in %.1f s with %s: %d succeeded, %d failed%s.'
                           % (_plural(total, 'mini-batch'), _plural(self.plan.items, self.plan.unit), elapsed, _plural(self.workers(), 'worker'),
                              len(self.succeeded), len(self.failed),
                              '; wrote %s to %s' % (_plural(written, 'row'), a.output_file_name) if written is not None else ' (summary_only: no output file)'),
                           'critical')
         return 0
+
+    def _report_failure(self, failures, written):
+        """The threshold was exceeded: every failed mini-batch in the log, the first few in the job's error,
+        what was never run, and where the rows that were scored are."""
+        a, total = self.args, len(self.plan.requests)
+        not_run = [i for i in range(total) if i not in self.succeeded and i not in self.failed]
+        head = '%s failed, more than error_threshold %d' % (_plural(self.items_failed, 'item'), a.error_threshold)
+        lines = ['Batch scoring failed: %s; stopped after %d of %d mini-batches:' % (head, total - len(not_run), total)]
+        lines += ['  ' + f for f in failures + self.notes]
+        if not_run:
+            lines.append('Not run (the job stopped first): %s' % _ranges(not_run, self.plan.labels))
+        if written is not None:
+            kept = 'the %s that succeeded (%s) in %s of output score, a partial output' % (
+                _plural(len(self.succeeded), 'mini-batch'), _plural(written, 'row'), a.output_file_name)
+        elif a.output_action == 'append_row':
+            kept = 'nothing: no mini-batch succeeded, so no %s was written' % a.output_file_name
+        else:
+            kept = 'nothing (output_action summary_only)'
+        lines.append('Kept: ' + kept)
+        self.progress.log('\n'.join(lines), 'critical')
+        shown = failures[:self.ERRORS_SHOWN] + (['(+%d more in the log)' % (len(failures) - self.ERRORS_SHOWN)] if len(failures) > self.ERRORS_SHOWN else [])
+        self.progress.error('%s: %s%s. Kept: %s.' % (head, '; '.join(shown) or '; '.join(self.notes),
+                                                  '; %s not run' % _plural(len(not_run), 'mini-batch') if not_run else '', kept))
 
     def cleanup(self):
         shutil.rmtree(self.parts, ignore_errors=True)
@@ -238,9 +292,10 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     progress = Progress(args.logging_level)
     try:
-        plan = Plan(args.data, args.input_type, args.mini_batch_size)
-    except (ValueError, RuntimeError, OSError) as e:
+        plan = Plan(args.data, args.input_type, args.mini_batch_size, table_mod.plan_from_env() if args.input_type == 'mltable' else None)
+    except (ValueError, RuntimeError, OSError, ImportError) as e:
         progress.log('Batch scoring failed: %s' % e, 'critical')
+        progress.error(str(e))
         return 1
     driver = Driver(args, plan, progress)
     progress.log('%s of %s in %s (mini_batch_size %d) on %s (%d instance(s) x %d); %s with %s'

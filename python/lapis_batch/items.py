@@ -25,6 +25,15 @@ def is_table(path):
     return os.path.splitext(path)[1].lower() in TABLE_READERS
 
 
+def pandas(what):
+    """The pandas module, or an error saying that reading `what` needs it."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise RuntimeError('reading %s needs pandas, which the deployment\'s environment lacks: add pandas to it' % what) from None
+    return pd
+
+
 def read_table(path):
     """A CSV, TSV, Parquet or JSON(-lines) file as a pandas DataFrame."""
     kind = TABLE_READERS.get(os.path.splitext(path)[1].lower())
@@ -32,11 +41,7 @@ def read_table(path):
         raise ValueError('%s is not a table this driver reads (CSV, TSV, Parquet, JSON lines): score other files '
                          'with a scoring script (code_configuration), whose run(mini_batch) gets the file paths'
                          % os.path.basename(path))
-    try:
-        import pandas as pd
-    except ImportError:
-        raise RuntimeError('reading %s needs pandas, which the deployment\'s environment lacks: add pandas to it'
-                           % os.path.basename(path)) from None
+    pd = pandas(os.path.basename(path))
     if kind == 'csv':
         return pd.read_csv(path)
     if kind == 'tsv':

@@ -20,6 +20,7 @@ class Progress:
         self.uri = (env.get('MLFLOW_TRACKING_URI') or '').rstrip('/')
         self.run_id = env.get('MLFLOW_RUN_ID')
         self.token = env.get('MLFLOW_TRACKING_TOKEN')
+        self.error_file = env.get('LAPIS_JOB_ERROR_FILE')
         self._last_post = 0.0
         self._warned = False
 
@@ -30,6 +31,12 @@ class Progress:
         with _lock:
             sys.stdout.write(text)
             sys.stdout.flush()
+
+    def error(self, message):
+        """The reason the job failed, for the job's error (the task runner reads LAPIS_JOB_ERROR_FILE)."""
+        if self.error_file:
+            with open(self.error_file, 'w', encoding='utf-8') as f:
+                f.write('Batch scoring failed: %s' % message)
 
     def metrics(self, values, step, force=False):
         """Logs `values` on the run, at most once a second unless `force`; a failure is said once, never fatal."""

@@ -47,11 +47,12 @@ def result_rows(result):
     return rows
 
 
-def prediction_rows(prediction, file_name, first_row):
-    """An MLflow model's predictions for the rows of one file: `file`, `row` (the row's index in the
-    file) and the prediction's columns (`prediction` for a single value per row)."""
+def prediction_rows(prediction, files, first_row):
+    """An MLflow model's predictions for consecutive rows of a table: `file` (`files[i]`, the file row i
+    came from), `row` (its index in the table: a file, or an MLTable's table) and the prediction's
+    columns (`prediction` for a single value per row)."""
     rows = result_rows(prediction)
-    return [dict([('file', file_name), ('row', first_row + i)] + list(r.items())) for i, r in enumerate(rows)]
+    return [dict([('file', files[i]), ('row', first_row + i)] + list(r.items())) for i, r in enumerate(rows)]
 
 
 def write_part(path, rows):

@@ -11,14 +11,16 @@ import traceback
 
 from lapis_batch import items as items_mod
 from lapis_batch import rows as rows_mod
+from lapis_batch import table as table_mod
 
 
 class Scorer:
     def __init__(self, cfg):
         self.cfg = cfg
         self.data = cfg['data']
-        self.tabular = cfg['input_type'] == 'uri_file' and items_mod.is_table(self.data)
-        self._table = None
+        self.mltable = cfg['input_type'] == 'mltable'
+        self.tabular = self.mltable or (cfg['input_type'] == 'uri_file' and items_mod.is_table(self.data))
+        self._table = None  # (frame, the source file of each row)
         if cfg.get('scoring_script'):
             from lapis_score.script import ScoringScript
             self.script = ScoringScript(cfg['scoring_script'], os.getcwd())
@@ -32,24 +34,32 @@ class Scorer:
         (self.script or self.model).initialize()
 
     def table(self):
+        """Read once per worker: every mini-batch of a tabular input is a slice of it."""
         if self._table is None:
-            self._table = items_mod.read_table(self.data)
+            if self.mltable:
+                table = table_mod.load(self.data, self.cfg['table'])
+                self._table = (table.frame, table.sources)
+            else:
+                frame = items_mod.read_table(self.data)
+                self._table = (frame, [os.path.basename(self.data)] * len(frame))
         return self._table
 
     def score(self, request):
         """The rows of one mini-batch: `files` (paths relative to the folder) or rows [start, stop) of the table."""
         if self.tabular:
             start, stop = request['start'], request['stop']
-            frame = self.table().iloc[start:stop]
+            frame, sources = self.table()
+            frame = frame.iloc[start:stop]
             if self.script:
                 return rows_mod.result_rows(self.script.run(frame))
-            return rows_mod.prediction_rows(self.model.predict(frame), os.path.basename(self.data), start)
+            return rows_mod.prediction_rows(self.model.predict(frame), sources[start:stop], start)
         paths = [os.path.join(self.data, f) for f in request['files']] if self.cfg['input_type'] == 'uri_folder' else [self.data]
         if self.script:
             return rows_mod.result_rows(self.script.run(paths))
         out = []
         for name, path in zip(request['files'], paths):
-            out.extend(rows_mod.prediction_rows(self.model.predict(items_mod.read_table(path)), name, 0))
+            frame = items_mod.read_table(path)
+            out.extend(rows_mod.prediction_rows(self.model.predict(frame), [name] * len(frame), 0))
         return out
 
 

@@ -174,8 +174,14 @@ class Runner:
         if self.interrupt.is_set():
             return self.stopped()
         self.logs.system('$ %s' % command)
+        try:
+            os.remove(self.error_file())  # an earlier attempt's reason is not this one's
+        except FileNotFoundError:
+            pass
         outcome = run.run_command(command, code_dir, self.command_env(task, path_first, venv), task.get('instance_count'),
                                   lambda text: self.logs.write('user', text), self.stop_reason, self.wake, task.get('timeout_s'))
+        if outcome.status == 'Failed':
+            outcome.error = run.command_error(self.error_file()) or outcome.error
         if outcome.status in ('Canceled', 'Gone'):
             return outcome
 
@@ -203,7 +209,12 @@ class Runner:
             env['VIRTUAL_ENV'] = venv
         env['AZUREML_RUN_ID'] = task.get('run_id') or self.cfg.job
         env['LAPIS_JOB'] = self.cfg.job
+        env['LAPIS_JOB_ERROR_FILE'] = self.error_file()
         return env
+
+    def error_file(self):
+        """Where a failing command may write why it failed: the job's error then says that."""
+        return os.path.join(self.cfg.job_dir, 'error.txt')
 
 
 def main():

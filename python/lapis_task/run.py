@@ -26,6 +26,19 @@ def bind_command(command, inputs, outputs):
     return PLACEHOLDER.sub(replace, command)
 
 
+ERROR_FILE_MAX = 4096
+
+
+def command_error(path):
+    """What a failed command wrote to its error file (LAPIS_JOB_ERROR_FILE), at most 4 KiB; None if nothing."""
+    try:
+        with open(path, encoding='utf-8', errors='replace') as f:
+            text = f.read(ERROR_FILE_MAX + 1).strip()
+    except OSError:
+        return None
+    return (text[:ERROR_FILE_MAX - 1] + '…' if len(text) > ERROR_FILE_MAX else text) or None
+
+
 class Outcome:
     def __init__(self, status, exit_code=None, error=None):
         self.status = status  # Completed | Failed | Canceled | Gone

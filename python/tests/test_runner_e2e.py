@@ -139,6 +139,13 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(self.statuses(), ['Preparing', 'Running', 'Finalizing'])
         self.assertEqual(self.stub.log_text('user'), 'before\n')
 
+    def test_a_failing_command_can_say_why_in_its_error_file(self):
+        result = self.finish(self.start(self.task('printf "  3 rows were bad\\n" > "$LAPIS_JOB_ERROR_FILE"; exit 1')))
+        self.assertEqual((result['status'], result['exit_code'], result['error']), ('Failed', 1, '3 rows were bad'))
+        # A command that succeeds has no error, whatever the file says.
+        result = self.finish(self.start(self.task('echo ignored > "$LAPIS_JOB_ERROR_FILE"')))
+        self.assertEqual((result['status'], result['error']), ('Completed', None))
+
     def test_timeout_kills_the_process_group(self):
         started = time.monotonic()
         result = self.finish(self.start(self.task('echo $$ > pgid.txt; sleep 30', timeout_s=1)))

@@ -1,10 +1,11 @@
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { BatchDeployment, BatchEndpoint } from '../client/index.js';
+import type { BatchDeployment, BatchEndpoint, BatchInputType } from '../client/index.js';
 import { bad, localPathOf, readSpec, specOptions, upload } from './asset-common.js';
 import { inlineConda } from './asset.js';
 import { contextOf, positiveInt, withGlobalOptions } from './context.js';
-import { outcome, progressText, streamJobLog } from './job.js';
+import { outcome, predictionsText, progressText, streamJobLog } from './job.js';
 import { fields, formatDuration, formatTime, note, print, table, truncate } from './output.js';
 
 /** `lapis batch-endpoint …` and `lapis batch-deployment …`, as `az ml`. */
@@ -75,7 +76,7 @@ function endpointCommand(program: Command): void {
       .argument('[name]')
       .option('-n, --name <name>', 'endpoint name')
       .requiredOption('-i, --input <input>', 'azureml:<data>:<version>, azureml://datastores/workspaceblobstore/paths/<path>, an http(s) URL, or a local file or folder (uploaded)')
-      .addOption(new Option('--input-type <type>', "uri_folder: score its files; uri_file: score the rows of a CSV or Parquet file (default: the data asset's type)").choices(['uri_folder', 'uri_file']))
+      .addOption(new Option('--input-type <type>', "uri_folder: score its files; uri_file: score the rows of a CSV or Parquet file; mltable: score the rows of the table a folder's MLTable file describes (default: the data asset's type)").choices(['uri_folder', 'uri_file', 'mltable']))
       .option('-d, --deployment-name <name>', "the deployment (default: the endpoint's default)")
       .option('--output-path <path>', 'also write the output to azureml://datastores/workspaceblobstore/paths/<path>')
       .addOption(new Option('--mini-batch-size <n>', "items per mini-batch, overriding the deployment's").argParser(positiveInt))
@@ -85,7 +86,7 @@ function endpointCommand(program: Command): void {
   ).action(
     async (
       arg: string | undefined,
-      opts: { name?: string; input: string; inputType?: 'uri_folder' | 'uri_file'; deploymentName?: string; outputPath?: string; miniBatchSize?: number; jobName?: string; experimentName?: string; stream?: boolean },
+      opts: { name?: string; input: string; inputType?: BatchInputType; deploymentName?: string; outputPath?: string; miniBatchSize?: number; jobName?: string; experimentName?: string; stream?: boolean },
       cmd: Command,
     ) => {
       const ctx = contextOf(cmd);
@@ -98,6 +99,9 @@ function endpointCommand(program: Command): void {
       if (abs !== undefined && entry && (entry.isFile() || entry.isDirectory())) {
         if (inputType === 'uri_folder' && entry.isFile()) throw bad(`--input ${opts.input} is a file; use --input-type uri_file (its rows are scored), or give a folder.`);
         if (inputType === 'uri_file' && entry.isDirectory()) throw bad(`--input ${opts.input} is a folder; use --input-type uri_folder (its files are scored), or give a file.`);
+        if (inputType === 'mltable' && !(entry.isDirectory() && (await stat(join(abs, 'MLTable')).catch(() => undefined))?.isFile())) {
+          throw bad(`--input-type mltable needs a folder with an MLTable file at its top, and ${join(abs, 'MLTable')} does not exist.`);
+        }
         inputType ??= entry.isFile() ? 'uri_file' : 'uri_folder';
         uploaded = (await upload(ctx, abs, `input ${opts.input}`, undefined)).hash;
       }
@@ -119,7 +123,8 @@ function endpointCommand(program: Command): void {
       note(`Started batch job ${job.name} (deployment ${deployment}); streaming its log (Ctrl-C stops streaming, the job goes on).`);
       const end = await streamJobLog(ctx, job.name, 0);
       const final = await ctx.client.jobs.get(job.name);
-      print(ctx.output, final, () => `${outcome(final)}${final.progress ? `\n${progressText(final.progress)}` : ''}${final.status === 'Completed' ? `\n  results: lapis job download ${final.name} --output-name score` : ''}`);
+      const predictions = predictionsText(final);
+      print(ctx.output, final, () => `${outcome(final)}${final.progress ? `\n${progressText(final.progress)}` : ''}${predictions ? `\n  predictions: ${predictions}: lapis job download ${final.name} --output-name score` : ''}`);
       if (end !== 'Completed') process.exitCode = 1;
     },
   );
@@ -139,8 +144,8 @@ function endpointCommand(program: Command): void {
       jobs.length === 0
         ? `Batch endpoint ${name} has run no jobs. Start one with: lapis batch-endpoint invoke --name ${name} --input azureml:<data>:<version>`
         : table(
-            ['NAME', 'DEPLOYMENT', 'STATUS', 'PROGRESS', 'CREATED', 'DURATION'],
-            jobs.map((j) => [j.name, j.tags['lapis.batch_deployment'] ?? '-', j.status, j.progress ? truncate(progressText(j.progress), 60) : '-', formatTime(j.created_at), formatDuration(j.duration_ms)]),
+            ['NAME', 'DEPLOYMENT', 'STATUS', 'PROGRESS', 'PREDICTIONS', 'CREATED', 'DURATION'],
+            jobs.map((j) => [j.name, j.tags['lapis.batch_deployment'] ?? '-', j.status, j.progress ? truncate(progressText(j.progress), 60) : '-', predictionsText(j) ?? '-', formatTime(j.created_at), formatDuration(j.duration_ms)]),
           ),
     );
   });

@@ -196,6 +196,15 @@ export function progressText(p: NonNullable<Job['progress']>): string {
   return `${finished}/${p.mini_batches_total} mini-batches finished (${p.mini_batches_failed} failed, ${plural(p.items_failed, 'item')} failed)`;
 }
 
+/** Where a batch job's predictions are, once written; a failed job's hold what succeeded before it stopped. */
+export function predictionsText(j: Job): string | undefined {
+  const file = j.tags['lapis.batch_output_file'];
+  const rows = j.progress?.rows_written;
+  if (!file || rows === undefined || !j.progress) return undefined;
+  const partial = j.status === 'Failed' ? `; partial: the ${j.progress.mini_batches_succeeded} mini-batch(es) that succeeded` : '';
+  return `${file} in output score (${plural(rows, 'row')}${partial})`;
+}
+
 function jobView(j: Job, tail: string[]): string {
   const rows: [string, string][] = [
     ['Name', j.name],
@@ -210,6 +219,8 @@ function jobView(j: Job, tail: string[]): string {
     ['MLflow run', `${j.run_id} (experiment ${j.experiment_id}): lapis run show ${j.run_id}`],
   ];
   if (j.progress) rows.push(['Progress', progressText(j.progress)]);
+  const predictions = predictionsText(j);
+  if (predictions) rows.push(['Predictions', `${predictions}: lapis job download ${j.name} --output-name score`]);
   if (j.exit_code !== null) rows.push(['Exit code', String(j.exit_code)]);
   if (j.error) rows.push(['Error', j.error]);
   // Transitions often come milliseconds apart: show each one's offset from submission too.

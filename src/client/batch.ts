@@ -46,11 +46,13 @@ export interface BatchDeployment {
   spec: Record<string, unknown>;
 }
 
+export type BatchInputType = 'uri_folder' | 'uri_file' | 'mltable';
+
 export interface BatchInvocation {
   /** azureml:<data>:<version>, a datastore path or an http(s) URL; or the local path whose upload hash is `upload`. */
   input: string;
   upload?: string;
-  inputType?: 'uri_folder' | 'uri_file';
+  inputType?: BatchInputType;
   deploymentName?: string;
   outputPath?: string;
   miniBatchSize?: number;

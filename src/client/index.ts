@@ -47,7 +47,7 @@ export type { ComputeTarget, Job, JobEvent, JobLogEntry, JobOutput, JobStatus } 
 export { OnlineEndpointsApi } from './serving.js';
 export { BatchEndpointsApi } from './batch.js';
 export { DatastoresApi, parseDatastoreUri, type Datastore, type DatastoreLocation } from './datastores.js';
-export type { BatchDeployment, BatchEndpoint, BatchInvocation, BatchSettings } from './batch.js';
+export type { BatchDeployment, BatchEndpoint, BatchInputType, BatchInvocation, BatchSettings } from './batch.js';
 export type { EndpointKeys, OnlineDeployment, OnlineEndpoint } from './serving.js';
 
 /**

@@ -45,7 +45,7 @@ export interface Job {
   outputs: Record<string, JobOutput>;
   spec: Record<string, unknown>;
   /** A batch endpoint's job: its mini-batches so far. */
-  progress?: { mini_batches_total: number; mini_batches_succeeded: number; mini_batches_failed: number; items_failed: number };
+  progress?: { mini_batches_total: number; mini_batches_succeeded: number; mini_batches_failed: number; items_failed: number; rows_written?: number };
 }
 
 export interface JobLogEntry {

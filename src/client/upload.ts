@@ -4,6 +4,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { LapisError } from '../core/errors.js';
+import { escapeRegex, globBody } from '../core/glob.js';
 import type { LapisClient } from './index.js';
 import type { ContentFile } from './types.js';
 
@@ -23,51 +24,6 @@ interface Rule {
   regex: RegExp;
   negate: boolean;
   dirOnly: boolean;
-}
-
-const escapeRegex = (c: string): string => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-
-/** The regex body of one gitignore glob (no anchors). */
-function globBody(glob: string): string {
-  let out = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === '\\' && i + 1 < glob.length) {
-      out += escapeRegex(glob[++i] as string);
-    } else if (c === '*') {
-      if (glob[i + 1] === '*') {
-        const atStart = i === 0 || glob[i - 1] === '/';
-        const next = glob[i + 2];
-        if (atStart && next === '/') {
-          out += '(?:.*/)?'; // `**/`: zero or more directories
-          i += 2;
-          continue;
-        }
-        if (atStart && next === undefined) {
-          out += '.*'; // trailing `/**`: everything inside
-          i += 1;
-          continue;
-        }
-        i += 1; // any other `**` is a plain `*`
-      }
-      out += '[^/]*';
-    } else if (c === '?') {
-      out += '[^/]';
-    } else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) {
-        out += '\\[';
-        continue;
-      }
-      let cls = glob.slice(i + 1, end);
-      if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
-      out += `[${cls.replace(/\\/g, '\\\\')}]`;
-      i = end;
-    } else {
-      out += escapeRegex(c);
-    }
-  }
-  return out;
 }
 
 /**

@@ -80,10 +80,14 @@ export interface BatchProgress {
   mini_batches_succeeded: number;
   mini_batches_failed: number;
   items_failed: number;
+  /** Rows in the predictions file, once written (a failed job's are those of the mini-batches that succeeded). */
+  rows_written?: number;
 }
 
 /** The tag that marks a batch endpoint's job (its value: the endpoint's name). */
 export const BATCH_ENDPOINT_TAG = 'lapis.batch_endpoint';
+/** A batch job's predictions file in its output `score` (absent for summary_only). */
+export const BATCH_OUTPUT_FILE_TAG = 'lapis.batch_output_file';
 
 export interface LogEntry {
   id: number;
@@ -249,7 +253,13 @@ export class JobService {
     const metrics = new Map((run?.data.metrics ?? []).map((m) => [m.key, Number(m.value)]));
     if (!metrics.has('mini_batches_total')) return undefined;
     const of = (key: string): number => metrics.get(key) ?? 0;
-    return { mini_batches_total: of('mini_batches_total'), mini_batches_succeeded: of('mini_batches_succeeded'), mini_batches_failed: of('mini_batches_failed'), items_failed: of('items_failed') };
+    return {
+      mini_batches_total: of('mini_batches_total'),
+      mini_batches_succeeded: of('mini_batches_succeeded'),
+      mini_batches_failed: of('mini_batches_failed'),
+      items_failed: of('items_failed'),
+      ...(metrics.has('rows_written') ? { rows_written: of('rows_written') } : {}),
+    };
   }
 
   async list(ws: Workspace, opts: { status?: string | undefined; includeArchived?: boolean | undefined; maxResults?: number | undefined }): Promise<JobView[]> {

@@ -116,6 +116,14 @@ export class ContentStore {
     return { stream: await this.#blobs.get(this.key(scope, hash, path)), size: file.size };
   }
 
+  /** A file of the content as text, or undefined when it has no such file. */
+  async text(scope: string, hash: string, path: string): Promise<string | undefined> {
+    if (!(await this.find(scope, hash))?.files.some((f) => f.path === path)) return undefined;
+    const chunks: Buffer[] = [];
+    for await (const c of (await this.#blobs.get(this.key(scope, hash, path))) as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
   /** Copies committed content into another scope (sharing to a registry). Skips what is there. */
   async copy(from: string, to: string, hash: string): Promise<void> {
     if (await this.find(to, hash)) return;

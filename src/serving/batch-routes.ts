@@ -11,7 +11,7 @@ const user = (req: FastifyRequest) => ({ name: req.principal?.name ?? 'anonymous
 
 const InvokeBody = Type.Object({
   input: Type.String({ description: 'azureml:<data>:<version>, a datastore path, an http(s) URL, or (with uploads.input) the local path the client uploaded' }),
-  input_type: Type.Optional(Type.String({ description: 'uri_folder (score its files) or uri_file (score the rows of a CSV or Parquet file); default: the data asset\'s type' })),
+  input_type: Type.Optional(Type.String({ description: 'uri_folder (score its files), uri_file (score the rows of a CSV or Parquet file) or mltable (score the rows of the table its MLTable file describes); default: the data asset\'s type' })),
   deployment_name: Type.Optional(Type.String({ description: "default: the endpoint's default deployment" })),
   output_path: Type.Optional(Type.String({ description: 'also write the output to azureml://datastores/workspaceblobstore/paths/<path>' })),
   mini_batch_size: Type.Optional(Type.Integer({ minimum: 1, description: "overrides the deployment's" })),

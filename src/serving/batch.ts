@@ -16,7 +16,7 @@ import { LapisError, alreadyExists, invalid, notFound } from '../core/errors.js'
 import { environmentOf, modelRequirements } from '../compute/environments.js';
 import type { ComputeTargets } from '../compute/targets.js';
 import { DatastoreService } from '../datastores/service.js';
-import { BATCH_ENDPOINT_TAG, type JobService, type JobView } from '../jobs/service.js';
+import { BATCH_ENDPOINT_TAG, BATCH_OUTPUT_FILE_TAG, type JobService, type JobView } from '../jobs/service.js';
 import { specErrors, type AssetService } from '../registry/assets.js';
 import { manifestHash, type ContentFile, type ContentStore } from '../registry/content.js';
 import { scopeOf, type ModelAssets } from '../registry/model-assets.js';
@@ -24,10 +24,14 @@ import { parseAssetRef, type BatchDeploymentSpec, type BatchEndpointSpec, type I
 import type { Database } from '../store/db.js';
 import type { BatchDeploymentTable, BatchEndpointTable } from '../store/schema.js';
 import type { Workspace } from '../workspaces/service.js';
+import { tablePlan, type TablePlan } from './mltable.js';
 
 const PYTHON_DIR = fileURLToPath(new URL('../../python/', import.meta.url));
 /** The packages a batch job runs: the driver, and the scoring host whose model loading it reuses. */
 const DRIVER_PACKAGES = ['lapis_batch', 'lapis_score'];
+
+export const BATCH_INPUT_TYPES = ['uri_folder', 'uri_file', 'mltable'] as const;
+type BatchInputType = (typeof BATCH_INPUT_TYPES)[number];
 
 export interface BatchSettings {
   instance_count: number;
@@ -269,7 +273,7 @@ export class BatchService {
       environmentName = (await environmentOf(workspace, spec.environment, this.#d.assets)).name;
       if (typeof spec.environment === 'string') environmentName = spec.environment;
     } else {
-      environment = await this.#modelEnvironment(scope, ref.name, version, files);
+      environment = await this.#modelEnvironment(scope, ref.name, version);
       environmentName = `built from ${ref.name}:${version}'s requirements.txt`;
     }
     const compute = spec.compute ?? 'local';
@@ -280,16 +284,10 @@ export class BatchService {
   }
 
   /** A no-code MLflow deployment gets the model's own environment, expressed as an inline one so the job builds (or reuses) it. */
-  async #modelEnvironment(scope: Workspace, name: string, version: string, files: { path: string }[]): Promise<InlineEnvironmentSpec> {
-    const read = async (path: string): Promise<string | undefined> => {
-      if (!files.some((f) => f.path === path)) return undefined;
-      const chunks: Buffer[] = [];
-      for await (const chunk of (await this.#d.models.open(scope, name, version, path)).stream) chunks.push(Buffer.from(chunk as Buffer));
-      return Buffer.concat(chunks).toString('utf8');
-    };
-    const requirements = await read('requirements.txt');
+  async #modelEnvironment(scope: Workspace, name: string, version: string): Promise<InlineEnvironmentSpec> {
+    const requirements = await this.#d.models.text(scope, name, version, 'requirements.txt');
     if (requirements === undefined) throw invalid(`MLflow model ${name}:${version} has no requirements.txt to build its environment from; give the deployment an environment.`);
-    const { python, pip } = modelRequirements(requirements, (await read('python_env.yaml')) ?? '');
+    const { python, pip } = modelRequirements(requirements, (await this.#d.models.text(scope, name, version, 'python_env.yaml')) ?? '');
     return { conda_file: { dependencies: [...(python ? [`python=${python}`] : []), { pip }] } } as InlineEnvironmentSpec;
   }
 
@@ -330,6 +328,7 @@ export class BatchService {
     const upload = body.uploads?.input;
     if (upload !== undefined && (typeof upload !== 'string' || !/^[0-9a-f]{64}$/.test(upload))) throw invalid('uploads.input must be the content hash (64 hex characters) of the uploaded input.');
     const inputType = await this.#inputType(ws.name, input, body.input_type, upload !== undefined);
+    const table = inputType === 'mltable' ? await this.#tablePlan(ws.name, input, upload) : undefined;
     const outputPath = optionalString(body.output_path, 'output_path');
     if (outputPath !== undefined && !DatastoreService.isUri(outputPath)) throw invalid(`output_path must be a datastore path: azureml://datastores/workspaceblobstore/paths/<path> (got '${outputPath}').`);
     const jobName = optionalString(body.job_name, 'job_name');
@@ -349,7 +348,7 @@ export class BatchService {
       ...(jobName ? { name: jobName } : {}),
       display_name: `${endpoint}/${dep.name}`,
       experiment_name: experiment,
-      tags: { [BATCH_ENDPOINT_TAG]: endpoint, 'lapis.batch_deployment': dep.name },
+      tags: { [BATCH_ENDPOINT_TAG]: endpoint, 'lapis.batch_deployment': dep.name, ...(settings.output_action === 'append_row' ? { [BATCH_OUTPUT_FILE_TAG]: settings.output_file_name } : {}) },
       command: driverCommand(settings, inputType, runtime.code?.scoring_script),
       ...(runtime.code ? { code: runtime.code.path } : {}),
       inputs: {
@@ -359,7 +358,8 @@ export class BatchService {
       },
       outputs: { score: { type: 'uri_folder', mode: 'rw_mount', ...(outputPath ? { path: outputPath } : {}) } },
       ...(runtime.environment !== undefined ? { environment: runtime.environment } : {}),
-      environment_variables: settings.environment_variables,
+      // The table's plan as JSON: the driver then needs no YAML parser in the deployment's environment.
+      environment_variables: { ...settings.environment_variables, ...(table ? { BATCH_MLTABLE_PLAN: JSON.stringify(table) } : {}) },
       compute: runtime.compute,
     };
     const uploads = { ...(runtime.code ? { code: runtime.code.hash } : {}), inputs: { driver: driver.hash, ...(upload ? { data: upload as string } : {}) } };
@@ -370,10 +370,10 @@ export class BatchService {
   }
 
   /** The input's type: as given, else a data asset's own type, else what its form implies. */
-  async #inputType(workspace: string, input: string, given: unknown, uploaded: boolean): Promise<'uri_folder' | 'uri_file'> {
+  async #inputType(workspace: string, input: string, given: unknown, uploaded: boolean): Promise<BatchInputType> {
     if (given !== undefined) {
-      if (given !== 'uri_folder' && given !== 'uri_file') throw invalid(`input_type must be uri_folder (score the files of a folder) or uri_file (score the rows of a CSV or Parquet file), not ${JSON.stringify(given)}.`);
-      return given;
+      if (!(BATCH_INPUT_TYPES as readonly unknown[]).includes(given)) throw invalid(`input_type must be uri_folder (score the files of a folder), uri_file (score the rows of a CSV or Parquet file) or mltable (score the rows of a table), not ${JSON.stringify(given)}.`);
+      return given as BatchInputType;
     }
     if (uploaded || /^[a-z][a-z0-9+.-]*:\/\//i.test(input)) return /^https?:\/\//i.test(input) ? 'uri_file' : 'uri_folder';
     const asset = await this.#d.assets.resolve(workspace, 'data', input).catch((err: unknown) => {
@@ -381,8 +381,25 @@ export class BatchService {
       throw err;
     });
     const type = asset?.spec.type;
-    if (type === 'mltable') throw invalid(`Data asset ${asset?.reference} is an mltable, which batch endpoints do not read yet; register its files as a uri_folder (or a CSV as a uri_file).`);
-    return type === 'uri_file' ? 'uri_file' : 'uri_folder';
+    return type === 'uri_file' || type === 'mltable' ? type : 'uri_folder';
+  }
+
+  /** An mltable input's plan, from the MLTable file of the uploaded folder or of the data asset's files. */
+  async #tablePlan(workspace: string, input: string, upload: string | undefined): Promise<TablePlan> {
+    let source: { scope: string; hash: string; what: string };
+    if (upload) {
+      source = { scope: workspace, hash: upload, what: input };
+    } else {
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) throw invalid(`An mltable input must be a data asset (azureml:<name>:<version>) or a local folder holding an MLTable file; ${input} is neither.`);
+      const asset = await this.#d.assets.resolve(workspace, 'data', input);
+      if (!asset.content_hash) throw invalid(`Data asset ${asset.reference} points at ${String(asset.spec.path)}; batch endpoints read mltable assets whose folder is stored in Lapis (lapis data create with a local path).`);
+      source = { scope: asset.scope, hash: asset.content_hash, what: asset.reference };
+    }
+    const content = await this.#d.content.find(source.scope, source.hash);
+    if (!content) throw invalid(`The files of ${source.what} are missing from storage; upload them again.`);
+    const text = await this.#d.content.text(source.scope, source.hash, 'MLTable');
+    if (text === undefined) throw invalid(`${source.what} has no MLTable file at its top, which an mltable input needs (see docs/endpoints.md); score its files with --input-type uri_folder instead.`);
+    return tablePlan(text, content.files.map((f) => f.path), source.what);
   }
 
   /** The driver's files as content of the workspace, stored once (their hash changes only with Lapis). */

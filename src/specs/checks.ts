@@ -23,7 +23,19 @@ export function crossIssues(kind: SpecKind, spec: Obj): Issue[] {
   if (kind === 'online-endpoint') return trafficIssues(spec.traffic, 'traffic');
   if (kind === 'online-deployment') return [...environmentIssues(spec.environment), ...variableIssues(spec.environment_variables), ...modelIssues(spec.model)];
   if (kind === 'batch-deployment') return batchDeploymentIssues(spec);
+  if (kind === 'mltable') return [...singleKeyItems(spec.paths, 'paths', 'file, folder or pattern'), ...singleKeyItems(spec.transformations, 'transformations', 'e.g. read_delimited')];
   return [];
+}
+
+/** MLTable lists hold one-key mappings (`- file: a.csv`, `- take: 5`): two keys in one item is a lost `-`. */
+function singleKeyItems(list: unknown, field: string, what: string): Issue[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item, i) => {
+    if (!isObj(item)) return [];
+    const keys = Object.keys(item);
+    if (keys.length === 1) return [];
+    return [{ path: [field, String(i)], message: keys.length === 0 ? `needs one key (${what})` : `has ${keys.length} keys (${keys.join(', ')}); each item of ${field} takes one: start each with its own '-'` }];
+  });
 }
 
 /** Azure needs image or build (conda_file layers on an image); Lapis can also build from conda_file alone. */

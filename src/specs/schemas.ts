@@ -10,8 +10,8 @@
 import { Type } from '@sinclair/typebox';
 import type { Static, TLiteral, TObject, TSchema, TUnion } from '@sinclair/typebox';
 
-export type SpecKind = 'model' | 'data' | 'environment' | 'component' | 'job' | 'compute' | 'online-endpoint' | 'online-deployment' | 'batch-endpoint' | 'batch-deployment';
-export const SPEC_KINDS: readonly SpecKind[] = ['model', 'data', 'environment', 'component', 'job', 'compute', 'online-endpoint', 'online-deployment', 'batch-endpoint', 'batch-deployment'];
+export type SpecKind = 'model' | 'data' | 'environment' | 'component' | 'job' | 'compute' | 'online-endpoint' | 'online-deployment' | 'batch-endpoint' | 'batch-deployment' | 'mltable';
+export const SPEC_KINDS: readonly SpecKind[] = ['model', 'data', 'environment', 'component', 'job', 'compute', 'online-endpoint', 'online-deployment', 'batch-endpoint', 'batch-deployment', 'mltable'];
 
 /** Keys starting with these are ignored at the top level (YAML anchors, editor or tool metadata). */
 export const IGNORED_KEY_PATTERN = /^(x-|_)/;
@@ -629,6 +629,75 @@ export const BatchDeploymentSchema = Type.Object(
   { ...topLevel, title: 'Lapis batch deployment', description: 'A batch deployment (Azure ML batch deployment YAML, flat or with type: model and settings:).' },
 );
 
+// ------------------------------------------------------------------ MLTable (the file at the top of an mltable data asset)
+
+export const MLTABLE_ENCODINGS = ['utf8', 'iso88591', 'latin1', 'ascii', 'utf16', 'utf32', 'utf8bom', 'windows1252'] as const;
+export const MLTABLE_HEADERS = ['all_files_same_headers', 'from_first_file', 'no_header', 'all_files_different_headers'] as const;
+export const MLTABLE_PATH_KINDS = ['file', 'folder', 'pattern'] as const;
+
+const includePathColumn = Type.Optional(Type.Boolean({ description: 'Add a Path column: the file each row was read from (default false).' }));
+const tableEncoding = Type.Optional(oneOf(MLTABLE_ENCODINGS, { description: 'Encoding of the files (default utf8).' }));
+/** `- read_parquet:` with nothing after it is the same as `- read_parquet: {}`. */
+const readOptions = (fields: Parameters<typeof Type.Object>[0], description: string) =>
+  Type.Optional(Type.Union([Type.Null(), Type.Object(fields, { additionalProperties: false })], { description, errorMessage: 'must be a mapping of options (or nothing)' }));
+const columnNames = (description: string) =>
+  Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], { description, errorMessage: 'must be a column name or a list of column names' }));
+
+const MLTablePathSchema = Type.Object(
+  {
+    file: Type.Optional(Type.String({ minLength: 1, description: "A file, relative to the MLTable file's folder." })),
+    folder: Type.Optional(Type.String({ minLength: 1, description: "Every file under a folder, relative to the MLTable file's folder." })),
+    pattern: Type.Optional(Type.String({ minLength: 1, description: 'A glob (*, ?, [a-z], **) matching files, relative to the MLTable file\'s folder.' })),
+  },
+  { additionalProperties: false, description: 'One of file, folder or pattern.' },
+);
+
+const MLTableTransformationSchema = Type.Object(
+  {
+    read_delimited: readOptions(
+      {
+        delimiter: Type.Optional(Type.String({ minLength: 1, description: 'The column separator (default ",").' })),
+        header: Type.Optional(oneOf(MLTABLE_HEADERS, { description: 'Where column names come from (default all_files_same_headers).' })),
+        encoding: tableEncoding,
+        empty_as_string: Type.Optional(Type.Boolean({ description: 'Read empty fields of text columns as empty strings instead of nulls (default false).' })),
+        include_path_column: includePathColumn,
+        infer_column_types: Type.Optional(Type.Boolean({ description: 'Infer column types; false reads every column as text (default true).' })),
+        support_multi_line: Type.Optional(Type.Boolean({ description: 'Quoted fields may span lines (default false).' })),
+      },
+      'Read the files as delimited text (CSV, TSV...).',
+    ),
+    read_parquet: readOptions({ include_path_column: includePathColumn }, 'Read the files as Parquet.'),
+    read_json_lines: readOptions(
+      {
+        include_path_column: includePathColumn,
+        invalid_lines: Type.Optional(oneOf(['error', 'drop'] as const, { description: 'A line that is not JSON fails the read (error, the default) or is left out (drop).' })),
+        encoding: tableEncoding,
+      },
+      'Read the files as JSON lines, one object per row.',
+    ),
+    read_delta_lake: Type.Optional(Type.Unknown({ description: 'Read a Delta Lake folder.' })),
+    take: Type.Optional(Type.Integer({ minimum: 0, description: 'Keep the first N rows.' })),
+    skip: Type.Optional(Type.Integer({ minimum: 0, description: 'Leave out the first N rows.' })),
+    drop_columns: columnNames('Columns to leave out.'),
+    keep_columns: columnNames('The only columns to keep.'),
+    take_random_sample: Type.Optional(Type.Unknown({ description: 'Keep each row with a probability (probability, seed).' })),
+    filter: Type.Optional(Type.Unknown({ description: 'Keep the rows an expression holds for.' })),
+    convert_column_types: Type.Optional(Type.Unknown({ description: 'Convert columns to types.' })),
+    extract_columns_from_partition_format: Type.Optional(Type.Unknown({ description: "Columns from the files' folder names." })),
+  },
+  { additionalProperties: false, description: 'One transformation: a mapping with a single key.' },
+);
+
+export const MLTableSchema = Type.Object(
+  {
+    $schema: Type.Optional(schemaUrl),
+    type: Type.Optional(Type.Literal('mltable', { description: 'mltable.', errorMessage: 'must be mltable' })),
+    paths: Type.Array(MLTablePathSchema, { minItems: 1, description: 'The files of the table: file, folder or pattern entries.' }),
+    transformations: Type.Optional(Type.Array(MLTableTransformationSchema, { description: 'How the files are read (read_*), then reshaped, in order.' })),
+  },
+  { ...topLevel, title: 'MLTable', description: 'The MLTable file of an mltable data asset (Azure ML MLTable YAML).' },
+);
+
 export const SPEC_SCHEMAS: Record<SpecKind, TObject> = {
   model: ModelSchema,
   data: DataSchema,
@@ -640,6 +709,7 @@ export const SPEC_SCHEMAS: Record<SpecKind, TObject> = {
   'online-deployment': OnlineDeploymentSchema,
   'batch-endpoint': BatchEndpointSchema,
   'batch-deployment': BatchDeploymentSchema,
+  mltable: MLTableSchema,
 };
 
 // ------------------------------------------------------------------ normalised static types
@@ -707,6 +777,9 @@ export type BatchDeploymentSpec = Omit<Normalised<RawBatchDeployment, 'type'>, '
   settings?: Omit<NonNullable<RawBatchDeployment['settings']>, 'environment_variables'> & { environment_variables?: Record<string, string> };
 };
 
+export type MLTableSpec = Static<typeof MLTableSchema>;
+export type MLTableTransformationSpec = Static<typeof MLTableTransformationSchema>;
+
 export interface SpecTypes {
   model: ModelSpec;
   data: DataSpec;
@@ -718,6 +791,7 @@ export interface SpecTypes {
   'online-deployment': OnlineDeploymentSpec;
   'batch-endpoint': BatchEndpointSpec;
   'batch-deployment': BatchDeploymentSpec;
+  mltable: MLTableSpec;
 }
 export type SpecOf<K extends SpecKind> = SpecTypes[K];
 

@@ -97,6 +97,19 @@ beforeAll(async () => {
       '    return pd.DataFrame(out)',
     ].join('\n'),
   );
+  await mkdir(join(work, 'table'), { recursive: true });
+  await writeFile(
+    join(work, 'table', 'score.py'),
+    [
+      'import os',
+      'import mlflow, pandas as pd',
+      'def init():',
+      '    global model',
+      '    model = mlflow.pyfunc.load_model(os.environ["AZUREML_MODEL_DIR"])',
+      'def run(mini_batch):',
+      '    return pd.DataFrame({"kind": type(mini_batch).__name__, "row": mini_batch.index, "prediction": model.predict(mini_batch)})',
+    ].join('\n'),
+  );
 }, 900_000);
 
 afterAll(async () => {
@@ -167,9 +180,40 @@ describe('a batch endpoint scoring a data asset', () => {
     const stored = await api<{ files: { path: string }[] }>('/api/v1/datastores/workspaceblobstore/files?path=batch/one');
     expect(stored.json.files.map((f) => f.path)).toContain('predictions.csv');
   });
+
+  it('scores the rows of an mltable data asset (a pattern over Latin-1 CSV files, read_delimited options, keep_columns) as mlflow.pyfunc does', async () => {
+    const data = await lapis(['data', 'create', '-f', join(work, 'mltable-data.yml')]);
+    expect(data.code, data.stderr).toBe(0);
+    const res = await lapis(['batch-endpoint', 'invoke', '--name', 'iris-batch', '--input', 'azureml:iris-table:1', '--mini-batch-size', '8', '--job-name', 'batch_table_1', '--stream']);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(res.stdout).toContain('mini-batch 4/4 done');
+    expect(res.stdout).toContain('rows 8-15 of exports/2024-01.csv, exports/2024-02.csv');
+    expect(res.stdout).toContain('Scored 4 mini-batches (30 rows)');
+    const rows = await predictions('batch_table_1');
+    const files = Object.keys(expected).sort();
+    expect(rows.map((r) => Number(r.prediction))).toEqual(files.flatMap((f) => expected[f] as number[]));
+    expect(rows.map((r) => r.file)).toEqual(['01', '02', '03'].flatMap((m) => Array<string>(10).fill(`exports/2024-${m}.csv`)));
+    expect(rows.map((r) => Number(r.row))).toEqual([...Array(30).keys()]);
+    const show = await lapis(['job', 'show', 'batch_table_1']);
+    expect(show.stdout).toMatch(/Inputs:[\s\S]*data\s+mltable azureml:iris-table:1/);
+    expect(show.stdout).toMatch(/Predictions:\s+predictions.csv in output score \(30 rows\): lapis job download batch_table_1 --output-name score/);
+  });
 });
 
 describe('a score.py deployment and the error threshold', () => {
+  it('gives a score.py the rows of a local mltable folder as DataFrames (--input-type mltable)', async () => {
+    const spec = { name: 'table', endpoint_name: 'iris-batch', model: 'azureml:iris-classifier:1', code_configuration: { code: './table', scoring_script: 'score.py' }, environment: { image: 'python:3.11-slim' }, mini_batch_size: 7 };
+    const dep = await lapis(['batch-deployment', 'create', '-f', await file('table.yml', spec)]);
+    expect(dep.code, dep.stderr).toBe(0);
+    const res = await lapis(['batch-endpoint', 'invoke', '--name', 'iris-batch', '--deployment-name', 'table', '--input', './mltable', '--input-type', 'mltable', '--job-name', 'batch_table_script_1', '--stream']);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(res.stdout).toContain('Scored 5 mini-batches (30 rows)');
+    const rows = await predictions('batch_table_script_1');
+    expect(new Set(rows.map((r) => r.kind))).toEqual(new Set(['DataFrame']));
+    expect(rows.map((r) => Number(r.row))).toEqual([...Array(30).keys()]);
+    expect(rows.map((r) => Number(r.prediction))).toEqual(Object.keys(expected).sort().flatMap((f) => expected[f] as number[]));
+  });
+
   const scriptSpec = (name: string, threshold: number) => ({
     name,
     endpoint_name: 'iris-batch',
@@ -196,15 +240,22 @@ describe('a score.py deployment and the error threshold', () => {
     expect(show.stdout).toMatch(/Progress:\s+3\/3 mini-batches finished \(1 failed, 1 item failed\)/);
   });
 
-  it('beyond the threshold: Failed, saying which mini-batch failed and why', async () => {
+  it('beyond the threshold: Failed, saying which mini-batch failed and why, keeping the predictions that succeeded', async () => {
     const dep = await lapis(['batch-deployment', 'create', '-f', await file('strict.yml', scriptSpec('strict', 0))]);
     expect(dep.code, dep.stderr).toBe(0);
     const res = await lapis(['batch-endpoint', 'invoke', '--name', 'iris-batch', '--deployment-name', 'strict', '--input', 'azureml:iris-unlabeled:1', '--job-name', 'batch_strict_1', '--stream']);
     expect(res.code).toBe(1);
+    expect(res.stdout).toContain('Kept: the 2 mini-batches that succeeded (20 rows) in predictions.csv of output score, a partial output');
+    expect(res.stdout).toContain('predictions: predictions.csv in output score (20 rows; partial: the 2 mini-batch(es) that succeeded)');
     const show = await lapis(['job', 'show', 'batch_strict_1']);
     expect(show.stdout).toMatch(/Status:\s+Failed/);
-    expect(show.stdout).toContain('Batch scoring failed: 1 item failed, more than error_threshold 0');
-    expect(show.stdout).toContain('mini-batch 3 (files part-3.csv): ValueError: refusing to score part-3.csv');
+    // The job's error is the driver's summary, not just an exit code.
+    expect(show.stdout).toMatch(/Error:\s+Batch scoring failed: 1 item failed, more than error_threshold 0: mini-batch 3 \(files part-3.csv\): ValueError: refusing to score part-3.csv\. Kept: the 2 mini-batches that succeeded \(20 rows\) in predictions.csv of output score, a partial output\./);
+    expect(show.stdout).toMatch(/Predictions:\s+predictions.csv in output score \(20 rows; partial: the 2 mini-batch\(es\) that succeeded\): lapis job download batch_strict_1 --output-name score/);
+    const rows = await predictions('batch_strict_1');
+    expect(rows.map((r) => Number(r.prediction))).toEqual([...(expected['part-1.csv'] as number[]), ...(expected['part-2.csv'] as number[])]);
+    const jobs = await lapis(['batch-endpoint', 'list-jobs', '--name', 'iris-batch']);
+    expect(jobs.stdout).toMatch(/batch_strict_1\s+strict\s+Failed\s+.*predictions.csv in output score \(20 rows; partial/);
   });
 });
 
@@ -238,7 +289,9 @@ describe('bad input is refused and creates nothing', () => {
       [['--input', 'azureml:no-such-data:1'], /no-such-data/],
       [['--input', 'azureml:iris-unlabeled:1', '--deployment-name', 'nobody'], /no deployment 'nobody'/],
       [['--input', 'azureml:iris-unlabeled:1', '--output-path', 's3://bucket/x'], /output_path must be a datastore path/],
-      [['--input', 'azureml:iris-unlabeled:1', '--input-type', 'mltable'], /Allowed choices are uri_folder, uri_file/],
+      [['--input', 'azureml:iris-unlabeled:1', '--input-type', 'table'], /Allowed choices are uri_folder, uri_file, mltable/],
+      [['--input', 'azureml:iris-unlabeled:1', '--input-type', 'mltable'], /azureml:iris-unlabeled:1 has no MLTable file at its top/],
+      [['--input', './data', '--input-type', 'mltable'], /needs a folder with an MLTable file at its top/],
       [['--input', 'azureml:iris-unlabeled:1', '--job-name', 'batch_nocode_1'], /already exists/],
     ];
     for (const [args, message] of cases) {
@@ -248,8 +301,30 @@ describe('bad input is refused and creates nothing', () => {
     }
     const unknown = await api<{ message: string }>('/batch-endpoints/no-such-ep/invoke', { method: 'POST', body: JSON.stringify({ input: 'azureml:iris-unlabeled:1' }) });
     expect(unknown.status).toBe(404);
-    const badType = await api<{ message: string }>('/api/v1/batch-endpoints/iris-batch/invoke', { method: 'POST', body: JSON.stringify({ input: 'azureml:iris-unlabeled:1', input_type: 'mltable' }) });
+    const badType = await api<{ error: { message: string } }>('/api/v1/batch-endpoints/iris-batch/invoke', { method: 'POST', body: JSON.stringify({ input: 'azureml:iris-unlabeled:1', input_type: 'table' }) });
     expect(badType.status).toBe(400);
+    expect(badType.json.error.message).toContain('input_type must be uri_folder');
+    expect(await jobNames()).toEqual(before);
+  });
+
+  it('refuses an MLTable it cannot read, naming each feature, before any job exists', async () => {
+    const before = await jobNames();
+    await mkdir(join(work, 'bad-table'), { recursive: true });
+    await writeFile(join(work, 'bad-table', 'a.csv'), 'x\n1\n');
+    await writeFile(join(work, 'bad-table', 'MLTable'), 'paths:\n  - file: https://example.com/x.csv\n  - pattern: ./*.tsv\ntransformations:\n  - read_delimited: {delimiter: ","}\n  - filter: \'col("x") > 1\'\n');
+    // A valid MLTable for Azure ML, so a valid data asset: only scoring it is refused.
+    const asset = await lapis(['data', 'create', '-f', await file('bad-table.yml', { name: 'bad-table', type: 'mltable', path: './bad-table' })]);
+    expect(asset.code, asset.stderr).toBe(0);
+    const res = await lapis(['batch-endpoint', 'invoke', '--name', 'iris-batch', '--input', 'azureml:bad-table:1']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('azureml:bad-table:1/MLTable cannot be scored by a batch endpoint (3 problems)');
+    expect(res.stderr).toContain("paths[0].file 'https://example.com/x.csv' is a URI");
+    expect(res.stderr).toContain("paths[1].pattern './*.tsv' matches no file (the files beside the MLTable file: a.csv)");
+    expect(res.stderr).toContain('transformations[1]: filter is not supported: batch endpoints read read_delimited, read_parquet, read_json_lines');
+    await writeFile(join(work, 'bad-table', 'MLTable'), 'paths:\n  - file: a.csv\ntransformations:\n  - read_delimited:\n      header: yes\n');
+    const local = await lapis(['batch-endpoint', 'invoke', '--name', 'iris-batch', '--input', './bad-table', '--input-type', 'mltable']);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toMatch(/bad-table\/MLTable:5:\d+ transformations\[0\]\.read_delimited\.header: must be one of all_files_same_headers, from_first_file, no_header, all_files_different_headers/);
     expect(await jobNames()).toEqual(before);
   });
 

@@ -1,5 +1,6 @@
-"""The batch scoring contract: init() once per worker process, run(mini_batch) per mini-batch with the
-paths of its files; it returns one row per scored item (here, per row of each CSV file)."""
+"""The batch scoring contract: init() once per worker process, run(mini_batch) per mini-batch: the
+paths of its files for a uri_folder input, a pandas DataFrame of its rows for a table (an mltable
+input, or a CSV uri_file). It returns one row per scored item."""
 import os
 
 import mlflow
@@ -14,6 +15,9 @@ def init():
 
 
 def run(mini_batch):
+    if isinstance(mini_batch, pd.DataFrame):
+        # Rows of a table; the index is each row's position in the whole table.
+        return pd.DataFrame({"row": mini_batch.index, "label": [prefix + str(label) for label in model.predict(mini_batch)]})
     results = []
     for path in mini_batch:
         frame = pd.read_csv(path)
