@@ -1,15 +1,10 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, openSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import http from 'node:http';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { pool } from '../lib/load.js';
 
 /**
- * The content-upload side of the registry benchmark: the test folder, a client for Lapis's native
- * content API (hash → PUT files → commit, as documented in src/registry/content.ts) and the disk
- * copy it is compared with.
+ * The content-upload side of the registry benchmark: the test folder, the upload as a user runs it
+ * (`lapis data create -f data.yml` naming the folder) and the disk copies it is compared with.
  */
 
 export interface LocalFile {
@@ -17,19 +12,6 @@ export interface LocalFile {
   path: string;
   abs: string;
   size: number;
-}
-
-export interface ManifestFile {
-  path: string;
-  sha256: string;
-  size: number;
-}
-
-/** Same rule as src/registry/content.ts manifestHash (kept here: the bench talks HTTP only). */
-export function manifestHash(files: readonly ManifestFile[]): string {
-  const h = createHash('sha256');
-  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) h.update(`${f.path}\0${f.sha256}\0${f.size}\n`);
-  return h.digest('hex');
 }
 
 /**
@@ -74,130 +56,85 @@ export function listFiles(dir: string): LocalFile[] {
   return out.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
-// Streaming SHA-256 of one file per message, in a worker thread (CommonJS: eval'd source).
-const HASH_WORKER = `
-const { parentPort } = require('node:worker_threads');
-const { createReadStream } = require('node:fs');
-const { createHash } = require('node:crypto');
-parentPort.on('message', ({ id, path }) => {
-  const h = createHash('sha256');
-  let size = 0;
-  createReadStream(path, { highWaterMark: 1 << 20 })
-    .on('data', (c) => { h.update(c); size += c.length; })
-    .on('end', () => parentPort.postMessage({ id, sha256: h.digest('hex'), size }))
-    .on('error', (e) => parentPort.postMessage({ id, error: String(e) }));
-});
-`;
-
-/** Hashes files streaming from disk on `threads` worker threads (the client's cores). */
-export async function hashFiles(files: readonly LocalFile[], threads: number): Promise<ManifestFile[]> {
-  const workers = Array.from({ length: Math.max(1, Math.min(threads, files.length)) }, () => new Worker(HASH_WORKER, { eval: true }));
-  try {
-    const out: ManifestFile[] = new Array(files.length);
-    let next = 0;
-    await Promise.all(
-      workers.map(async (w) => {
-        while (next < files.length) {
-          const id = next++;
-          const f = files[id] as LocalFile;
-          const res = await new Promise<{ sha256?: string; size?: number; error?: string }>((resolve, reject) => {
-            w.once('message', resolve);
-            w.once('error', reject);
-            w.postMessage({ id, path: f.abs });
-          });
-          w.removeAllListeners('error');
-          if (res.error || res.sha256 === undefined) throw new Error(`hashing ${f.path}: ${res.error}`);
-          if (res.size !== f.size) throw new Error(`${f.path} changed size while hashing`);
-          out[id] = { path: f.path, sha256: res.sha256, size: f.size };
-        }
-      }),
-    );
-    return out;
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
-}
-
 export interface UploadTiming {
   bytes: number;
   files: number;
+  /** The content hash the asset points at. */
   hash: string;
   totalMs: number;
-  hashMs: number;
-  putMs: number;
-  commitMs: number;
+  /** CPU seconds of the CLI process (its hash threads included). */
+  clientCpuS: number;
 }
 
-function request(agent: http.Agent, url: URL, method: string, path: string, headers: http.OutgoingHttpHeaders, body?: Buffer | NodeJS.ReadableStream): Promise<{ status: number; text: string }> {
+/** CPU seconds of this process's children that have exited and been waited for (/proc/self/stat). */
+function childrenCpuSeconds(): number {
+  // From field 3 on (after the command name): cutime and cstime are fields 16 and 17, in clock ticks.
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** Spawns a command; resolves with its stdout and wall time, rejects with its stderr on failure. */
+function timed(cmd: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ ms: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ agent, host: url.hostname, port: url.port, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(300_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    if (body === undefined || Buffer.isBuffer(body)) req.end(body);
-    else {
-      body.on('error', (e) => req.destroy(e as Error));
-      body.pipe(req);
-    }
+    const t0 = performance.now();
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve({ ms: performance.now() - t0, stdout: out }) : reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}: ${err.slice(-2000)}`))));
   });
 }
 
 /**
- * One end-to-end content upload, as a client does it: hash every file (streaming, on `hashThreads`
- * threads), derive the manifest hash, PUT the files `concurrency` at a time, each streamed from
- * disk with its SHA-256 in `x-lapis-sha256`, then commit the file list.
+ * One upload as a user runs it: `lapis data create -f data.yml` with `path:` the folder, timed from
+ * the CLI's spawn to its exit (hashing, the PUTs, the commit and the asset's creation).
  */
-export async function uploadToLapis(baseUrl: string, files: readonly LocalFile[], opts: { concurrency: number; hashThreads: number }): Promise<UploadTiming> {
-  const url = new URL(baseUrl);
-  if (url.hostname !== '127.0.0.1') throw new Error('loopback only');
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
-  try {
-    const t0 = performance.now();
-    const manifest = await hashFiles(files, opts.hashThreads);
-    const hash = manifestHash(manifest);
-    const t1 = performance.now();
-    await pool(files, opts.concurrency, async (f, i) => {
-      const m = manifest[i] as ManifestFile;
-      const path = `/api/v1/content/${hash}/files/${f.path.split('/').map(encodeURIComponent).join('/')}`;
-      const res = await request(
-        agent,
-        url,
-        'PUT',
-        path,
-        { 'content-type': 'application/octet-stream', 'content-length': f.size, 'x-lapis-sha256': m.sha256 },
-        createReadStream(f.abs, { highWaterMark: 1 << 20 }),
-      );
-      if (res.status < 200 || res.status >= 300) throw new Error(`PUT ${f.path} -> HTTP ${res.status}: ${res.text.slice(0, 300)}`);
-      const stored = JSON.parse(res.text) as { size?: number };
-      if (stored.size !== f.size) throw new Error(`PUT ${f.path}: server stored ${stored.size} bytes, not ${f.size}`);
-    });
-    const t2 = performance.now();
-    const body = Buffer.from(JSON.stringify({ files: manifest }));
-    const res = await request(agent, url, 'POST', `/api/v1/content/${hash}/commit`, { 'content-type': 'application/json', 'content-length': body.length }, body);
-    if (res.status < 200 || res.status >= 300) throw new Error(`commit -> HTTP ${res.status}: ${res.text.slice(0, 300)}`);
-    const committed = JSON.parse(res.text) as { hash: string; size: number; files: number };
-    const t3 = performance.now();
-    const bytes = files.reduce((n, f) => n + f.size, 0);
-    if (committed.hash !== hash || committed.size !== bytes || committed.files !== files.length) throw new Error(`commit answered ${res.text}`);
-    return { bytes, files: files.length, hash, totalMs: t3 - t0, hashMs: t1 - t0, putMs: t2 - t1, commitMs: t3 - t2 };
-  } finally {
-    agent.destroy();
-  }
+export async function uploadWithCli(root: string, serverUrl: string, folder: string, ymlDir: string, files: readonly LocalFile[], round: number): Promise<UploadTiming> {
+  const yml = join(ymlDir, 'data.yml');
+  writeFileSync(yml, `name: bench-upload\nversion: "${round}"\ntype: uri_folder\npath: ${JSON.stringify(folder)}\n`);
+  const cpu0 = childrenCpuSeconds();
+  const { ms, stdout } = await timed(process.execPath, [join(root, 'dist/cli/main.js'), 'data', 'create', '-f', yml, '-o', 'json'], { ...process.env, LAPIS_URL: serverUrl });
+  const clientCpuS = childrenCpuSeconds() - cpu0;
+  const asset = JSON.parse(stdout) as { content_hash?: string };
+  if (!asset.content_hash) throw new Error(`lapis data create answered without a content hash: ${stdout.slice(0, 300)}`);
+  return { bytes: files.reduce((n, f) => n + f.size, 0), files: files.length, hash: asset.content_hash, totalMs: ms, clientCpuS };
 }
 
-/** `cp -r from to` (to must not exist), timed from spawn to exit. */
-export function timedCopy(from: string, to: string): Promise<number> {
+/** Every file and folder under `dir`, the folder itself included (what a durable copy fsyncs). */
+function entries(dir: string): string[] {
+  const out = [dir];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) out.push(...entries(join(dir, e.name)));
+    else out.push(join(dir, e.name));
+  }
+  return out;
+}
+
+/** `cp -r from to` (to must not exist), timed from spawn to exit: the copy into the page cache, not yet on disk. */
+export async function timedCopy(from: string, to: string): Promise<number> {
   mkdirSync(dirname(to), { recursive: true });
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn('cp', ['-r', from, to], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`cp -r exited with ${code}: ${err}`))));
-  });
+  return (await timed('cp', ['-r', from, to])).ms;
+}
+
+/**
+ * `cp -r from to`, then `sync` of every copied file and folder (fsync each: the data and the names
+ * on disk), timed from the copy's spawn to the sync's exit: what a store must do before it reports
+ * an upload as stored.
+ */
+export async function timedDurableCopy(from: string, to: string): Promise<number> {
+  mkdirSync(dirname(to), { recursive: true });
+  const t0 = performance.now();
+  await timed('cp', ['-r', from, to]);
+  await timed('sync', entries(to));
+  return performance.now() - t0;
+}
+
+/** The raw disk: `dd` of each file from the page cache in 8 MiB writes with `conv=fsync` (one after the other), summed. */
+export async function timedDd(files: readonly LocalFile[], dir: string): Promise<number> {
+  mkdirSync(dir, { recursive: true });
+  let ms = 0;
+  for (const [i, f] of files.entries()) ms += (await timed('dd', [`if=${f.abs}`, `of=${join(dir, String(i))}`, 'bs=8M', 'conv=fsync', 'status=none'])).ms;
+  return ms;
 }

@@ -189,11 +189,17 @@ export class LapisClient {
     return (await res.json()) as T;
   }
 
+  /** The headers of every request: `accept` and, with a token, `authorization`. */
+  baseHeaders(): Record<string, string> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    return headers;
+  }
+
   /** Sends a request and returns the response (body unread) when it succeeded. */
   async send(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const url = this.endpoint(path, opts.query, opts.scoped ?? true);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const headers = this.baseHeaders();
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     Object.assign(headers, opts.headers);
     const doFetch = this.#fetch ?? globalThis.fetch;
@@ -521,7 +527,7 @@ const codeForStatus = (status: number): ErrorCode => STATUS_CODES[status] ?? (st
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Rebuilds the server's error: `{ error: { code, message, details } }` (or MLflow's shape, or whatever a proxy sent). */
-async function errorFrom(res: Response, method: string, url: string): Promise<LapisError> {
+export async function errorFrom(res: Response, method: string, url: string): Promise<LapisError> {
   const text = await res.text().catch(() => '');
   let body: unknown;
   try {
@@ -545,7 +551,7 @@ async function errorFrom(res: Response, method: string, url: string): Promise<La
 }
 
 /** fetch rejects only when no HTTP answer came back: the server is down, unknown or unreachable. */
-function unreachable(url: string, err: unknown): LapisError {
+export function unreachable(url: string, err: unknown): LapisError {
   const cause = (err as { cause?: { code?: unknown; message?: unknown; errors?: { code?: unknown }[] } } | undefined)?.cause;
   const code = typeof cause?.code === 'string' ? cause.code : typeof cause?.errors?.[0]?.code === 'string' ? cause.errors[0].code : undefined;
   const reason =

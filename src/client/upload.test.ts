@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { manifestHash as serverManifestHash } from '../registry/content.js';
-import { hashFile, isIgnored, listLocalFiles, manifestHash, parseIgnore } from './upload.js';
+import { hashFile, hashFiles } from './hashing.js';
+import { LapisClient } from './index.js';
+import { isIgnored, listLocalFiles, manifestHash, parseIgnore, putFile } from './upload.js';
 
 const ignored = (patterns: string, path: string, isDir = false, base = ''): boolean => isIgnored(parseIgnore(patterns, base), path, isDir);
 
@@ -93,5 +97,57 @@ describe('local files', () => {
     ];
     expect(manifestHash(files)).toBe(serverManifestHash(files));
     expect(manifestHash(files)).toBe(manifestHash([...files].reverse()));
+  });
+
+  it('hashes a large upload on worker threads, answers in input order, and reports a file that went missing', async () => {
+    // 65 MiB in all: past the size from which hashFiles starts workers.
+    const bodies = [Buffer.alloc(40 << 20, 'a'), Buffer.alloc(25 << 20, 'b'), Buffer.from('tail')];
+    const local = await Promise.all(
+      bodies.map(async (b, i) => {
+        await writeFile(join(root, `f${i}`), b);
+        return { local: join(root, `f${i}`), size: b.length };
+      }),
+    );
+    expect(await hashFiles(local)).toEqual(bodies.map((b) => ({ sha256: createHash('sha256').update(b).digest('hex'), size: b.length })));
+    await rm(join(root, 'f2'));
+    await expect(hashFiles(local)).rejects.toMatchObject({ code: 'ENOENT' });
+    const stopped = new AbortController();
+    stopped.abort(new Error('stopped'));
+    await expect(hashFiles(local, stopped.signal)).rejects.toThrow('stopped');
+  });
+});
+
+describe('putFile', () => {
+  it('streams the file with its size, hash and token, and turns an error answer into the server\'s error', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lapis-put-'));
+    const body = Buffer.alloc(3 << 20, 'q');
+    await writeFile(join(root, 'x.bin'), body);
+    const seen: { url?: string; headers?: http.IncomingHttpHeaders; bytes?: Buffer } = {};
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        Object.assign(seen, { url: req.url, headers: req.headers, bytes: Buffer.concat(chunks) });
+        if (req.url?.includes('refused')) res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message: 'hash mismatch' } }));
+        else res.end(JSON.stringify({ path: 'd/x.bin', size: chunks.reduce((n, c) => n + c.length, 0) }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new LapisClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, workspace: 'w', token: 'tok' });
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const file = { path: 'd/x.bin', local: join(root, 'x.bin'), sha256: 'c'.repeat(64), size: body.length };
+      let progress = 0;
+      expect(await putFile(client, agent, 'a'.repeat(64), file, { onBytes: (n) => (progress += n) })).toEqual({ path: 'd/x.bin', size: body.length });
+      expect(seen.url).toBe(`/workspaces/w/api/v1/content/${'a'.repeat(64)}/files/d/x.bin`);
+      expect(seen.headers).toMatchObject({ authorization: 'Bearer tok', 'x-lapis-sha256': 'c'.repeat(64), 'content-length': String(body.length) });
+      expect(seen.bytes?.equals(body)).toBe(true);
+      expect(progress).toBe(body.length);
+      await expect(putFile(client, agent, 'b'.repeat(64), { ...file, path: 'refused.bin' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'hash mismatch' });
+    } finally {
+      agent.destroy();
+      server.close();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

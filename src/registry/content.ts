@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobStore } from '../blobs/index.js';
 import { checkKey } from '../blobs/index.js';
@@ -72,8 +72,7 @@ export class ContentStore {
         done(null, chunk);
       },
     });
-    const out = new PassThrough();
-    const [{ size }] = await Promise.all([this.#blobs.put(key, out), pipeline(body, tap, out)]);
+    const [{ size }] = await Promise.all([this.#blobs.put(key, tap), pipeline(body, tap)]);
     const actual = hasher.digest('hex');
     if (actual !== sha) {
       await this.#blobs.delete(key);
