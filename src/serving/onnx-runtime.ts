@@ -5,17 +5,30 @@
  * instance takes requests once every worker has loaded the model. A worker that dies fails its
  * in-flight requests at once (the router answers 502) and is restarted with backoff; the instance
  * goes on with its other workers meanwhile.
+ *
+ * A model that answers a row in microseconds (most tabular models) also gets a session on the
+ * router's own thread, which scores the small requests: handing a request to a worker thread and
+ * back costs more CPU than the prediction, and on a busy machine each hop waits for its thread to
+ * be scheduled — those waits, not the model, made the latency tail. Large bodies still go to the
+ * workers, so parsing them never holds up the router.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { pickInstance, type InstanceState, type InstanceView, type ScoreAnswer, type ScoringInstance } from './instance.js';
+import { loadModel, type ModelInfo, type OnnxModel } from './onnx-model.js';
 import type { WorkerConfig, WorkerReady, WorkerReply } from './onnx-worker.js';
 
 const WORKER_SCRIPT = new URL('./onnx-worker.js', import.meta.url);
 const MAX_BACKOFF_MS = 30_000;
 const JSON_TYPE = 'application/json';
+/** The router's thread scores a model itself when one row takes at most this long (a worker hop costs more), */
+const INLINE_MAX_ROW_MICROS = 50;
+/** its file is small enough to load there without holding up other requests for long, */
+const INLINE_MAX_MODEL_BYTES = 4 << 20;
+/** and only bodies this small (a few rows), so that no request holds the router's thread for long. */
+const INLINE_MAX_BODY_BYTES = 2048;
 
 export interface OnnxInstanceSpec {
   /** `<endpoint>/<deployment>`. */
@@ -59,6 +72,15 @@ class OnnxInstance implements ScoringInstance {
   }
 
   score(body: Buffer | undefined, _contentType: string, timeoutMs: number): Promise<ScoreAnswer> {
+    const bytes = body ?? Buffer.alloc(0);
+    const inline = this.d.inline;
+    if (inline && bytes.length <= INLINE_MAX_BODY_BYTES && !(this.d.exitOn !== undefined && bytes.includes(this.d.exitOn))) {
+      return inline.score(bytes).then((scored) => ({ status: scored.status, contentType: JSON_TYPE, body: Buffer.from(scored.body) }));
+    }
+    return this.#toWorker(bytes, timeoutMs);
+  }
+
+  #toWorker(body: Buffer, timeoutMs: number): Promise<ScoreAnswer> {
     const slot = this.#pickWorker();
     if (!slot?.worker) return Promise.reject(new Error('no worker thread of this instance is ready'));
     const id = ++this.#ids;
@@ -70,7 +92,7 @@ class OnnxInstance implements ScoringInstance {
       slot.pending.set(id, { resolve, reject, timer });
       // A copy of exactly the body, moved to the worker: cloning the Buffer itself would copy the
       // whole (pooled, 8 KiB) memory behind it.
-      const bytes = body ? Uint8Array.from(body) : new Uint8Array(0);
+      const bytes = Uint8Array.from(body);
       slot.worker?.postMessage({ id, body: bytes }, [bytes.buffer]);
     });
   }
@@ -86,10 +108,10 @@ class OnnxInstance implements ScoringInstance {
     return best;
   }
 
-  /** Starts one worker; resolves once its session is loaded, rejects with why it could not. */
-  launch(slot: WorkerSlot): Promise<void> {
+  /** Starts one worker; resolves with what its session reported once loaded, rejects with why it could not. */
+  launch(slot: WorkerSlot): Promise<ModelInfo> {
     const log = (line: string): void => void this.d.log.write(`[instance ${this.index}] [worker ${slot.index}] ${line}\n`);
-    const config: WorkerConfig = { modelPath: this.d.spec.modelPath, columns: this.d.spec.columns, ...(process.env.LAPIS_TEST_ONNX_EXIT_ON ? { exitOn: process.env.LAPIS_TEST_ONNX_EXIT_ON } : {}) };
+    const config: WorkerConfig = { modelPath: this.d.spec.modelPath, columns: this.d.spec.columns, ...(this.d.exitOn !== undefined ? { exitOn: this.d.exitOn } : {}) };
     const worker = new Worker(WORKER_SCRIPT, { workerData: config });
     slot.worker = worker;
     slot.ready = false;
@@ -100,8 +122,8 @@ class OnnxInstance implements ScoringInstance {
           const r = msg.ready;
           slot.ready = true;
           this.#refreshState();
-          log(`ONNX Runtime session ready in ${r.ms} ms: ${r.inputs} → output '${r.output}' ${r.outputType}`);
-          resolve();
+          log(`ONNX Runtime session ready in ${r.ms} ms: ${r.inputs} → output '${r.output}' ${r.outputType}; one row in ${r.rowMicros === null ? '(not timed)' : `${r.rowMicros} µs`}`);
+          resolve(r);
           return;
         }
         const p = slot.pending.get(msg.id);
@@ -160,6 +182,10 @@ interface Deployment {
   instances: OnnxInstance[];
   next: number;
   log: WriteStream;
+  /** The session on the router's thread, for a model fast enough to score small requests inline. */
+  inline: OnnxModel | undefined;
+  /** Test hook (LAPIS_TEST_ONNX_EXIT_ON): a body holding this text goes to a worker thread, which exits before it answers. */
+  exitOn: string | undefined;
 }
 
 export class OnnxRuntime {
@@ -179,29 +205,35 @@ export class OnnxRuntime {
     const d = await this.#launch(spec, old.log);
     this.#deployments.set(spec.key, d);
     for (let waited = 0; waited < 30_000 && old.instances.some((i) => i.inflight > 0); waited += 50) await new Promise((r) => setTimeout(r, 50));
-    await Promise.all(old.instances.map((i) => i.stop()));
+    await this.#stop(old);
   }
 
   async #launch(spec: OnnxInstanceSpec, log?: WriteStream): Promise<Deployment> {
     await mkdir(spec.logDir, { recursive: true });
-    const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }) };
+    const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }), inline: undefined, exitOn: process.env.LAPIS_TEST_ONNX_EXIT_ON };
     d.instances = Array.from({ length: spec.instanceCount }, (_, i) => new OnnxInstance(i, d));
     d.log.write(`[lapis] ONNX runtime: ${spec.instanceCount} instance(s) × ${spec.workersPerInstance} worker thread(s), model ${spec.modelPath}\n`);
     try {
-      await Promise.all(d.instances.flatMap((inst) => inst.workers.map((w) => inst.launch(w))));
+      const [info] = await Promise.all(d.instances.flatMap((inst) => inst.workers.map((w) => inst.launch(w))));
+      d.inline = await inlineModel(spec, info as ModelInfo, d.log);
     } catch (err) {
-      await Promise.all(d.instances.map((i) => i.stop()));
+      await this.#stop(d);
       if (!log) d.log.end();
       throw err;
     }
     return d;
   }
 
+  async #stop(d: Deployment): Promise<void> {
+    await Promise.all(d.instances.map((i) => i.stop()));
+    await d.inline?.close();
+  }
+
   async stop(key: string): Promise<void> {
     const d = this.#deployments.get(key);
     if (!d) return;
     this.#deployments.delete(key);
-    await Promise.all(d.instances.map((i) => i.stop()));
+    await this.#stop(d);
     d.log.end();
   }
 
@@ -228,4 +260,12 @@ export class OnnxRuntime {
     if (typeof inst !== 'string') d.next = (inst.index + 1) % d.instances.length;
     return inst;
   }
+}
+
+/** The model loaded on the router's thread when the workers found it fast and it is small; undefined otherwise. */
+async function inlineModel(spec: OnnxInstanceSpec, info: ModelInfo, log: WriteStream): Promise<OnnxModel | undefined> {
+  if (info.rowMicros === null || info.rowMicros > INLINE_MAX_ROW_MICROS || (await stat(spec.modelPath)).size > INLINE_MAX_MODEL_BYTES) return undefined;
+  const model = await loadModel({ modelPath: spec.modelPath, columns: spec.columns });
+  log.write(`[lapis] one row takes ${info.rowMicros} µs: requests of up to ${INLINE_MAX_BODY_BYTES} bytes are scored on the router's thread (a session loaded in ${model.info.ms} ms), larger ones on the worker threads\n`);
+  return model;
 }

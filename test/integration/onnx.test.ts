@@ -238,6 +238,13 @@ describe('the ONNX runtime', () => {
     expect(script).toEqual(nocode);
     expect(new Set(nocode.json as number[]).size).toBe(3); // the rows reach every class
 
+    // Small bodies are scored on the router's thread, large ones on the worker threads: both answer alike.
+    const large = { input_data: split(Array.from({ length: 40 }, () => ROWS).flat()) };
+    expect(JSON.stringify(large).length).toBeGreaterThan(4096);
+    const [onnxLarge, nocodeLarge] = await Promise.all([score('onnx', large), score('nocode', large)]);
+    expect(nocodeLarge.status).toBe(200);
+    expect(onnxLarge).toEqual(nocodeLarge);
+
     const [ro, rn] = await Promise.all([score('ridge-onnx', body), score('ridge-nocode', body)]);
     expect(ro.status).toBe(200);
     const values = rn.json as number[];
