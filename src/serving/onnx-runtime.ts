@@ -16,7 +16,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { pickInstance, type InstanceState, type InstanceView, type ScoreAnswer, type ScoringInstance } from './instance.js';
+import { DeploymentSet, type RunningDeployment } from './deployments.js';
+import type { InstanceState, InstanceView, ScoreAnswer, ScoringInstance } from './instance.js';
 import { loadModel, type ModelInfo, type OnnxModel } from './onnx-model.js';
 import type { WorkerConfig, WorkerReady, WorkerReply } from './onnx-worker.js';
 
@@ -177,35 +178,29 @@ class OnnxInstance implements ScoringInstance {
   }
 }
 
-interface Deployment {
+interface Deployment extends RunningDeployment<OnnxInstance> {
   spec: OnnxInstanceSpec;
-  instances: OnnxInstance[];
-  next: number;
-  log: WriteStream;
   /** The session on the router's thread, for a model fast enough to score small requests inline. */
   inline: OnnxModel | undefined;
   /** Test hook (LAPIS_TEST_ONNX_EXIT_ON): a body holding this text goes to a worker thread, which exits before it answers. */
   exitOn: string | undefined;
 }
 
-export class OnnxRuntime {
-  readonly #deployments = new Map<string, Deployment>();
-
+export class OnnxRuntime extends DeploymentSet<OnnxInstance, Deployment> {
   /** Starts every instance; resolves once every worker has loaded the model, rejects with the first failure. */
   async start(spec: OnnxInstanceSpec): Promise<void> {
     await this.stop(spec.key);
     const d = await this.#launch(spec);
-    this.#deployments.set(spec.key, d);
+    this.deployments.set(spec.key, d);
   }
 
   /** A rolling replacement: the new instances load beside the old ones, which finish what they hold, then stop. */
   async replace(spec: OnnxInstanceSpec): Promise<void> {
-    const old = this.#deployments.get(spec.key);
+    const old = this.deployments.get(spec.key);
     if (!old) return this.start(spec);
     const d = await this.#launch(spec, old.log);
-    this.#deployments.set(spec.key, d);
-    for (let waited = 0; waited < 30_000 && old.instances.some((i) => i.inflight > 0); waited += 50) await new Promise((r) => setTimeout(r, 50));
-    await this.#stop(old);
+    this.deployments.set(spec.key, d);
+    await this.drain(old);
   }
 
   async #launch(spec: OnnxInstanceSpec, log?: WriteStream): Promise<Deployment> {
@@ -217,48 +212,16 @@ export class OnnxRuntime {
       const [info] = await Promise.all(d.instances.flatMap((inst) => inst.workers.map((w) => inst.launch(w))));
       d.inline = await inlineModel(spec, info as ModelInfo, d.log);
     } catch (err) {
-      await this.#stop(d);
+      await this.stopDeployment(d);
       if (!log) d.log.end();
       throw err;
     }
     return d;
   }
 
-  async #stop(d: Deployment): Promise<void> {
-    await Promise.all(d.instances.map((i) => i.stop()));
+  protected override async stopDeployment(d: Deployment): Promise<void> {
+    await super.stopDeployment(d);
     await d.inline?.close();
-  }
-
-  async stop(key: string): Promise<void> {
-    const d = this.#deployments.get(key);
-    if (!d) return;
-    this.#deployments.delete(key);
-    await this.#stop(d);
-    d.log.end();
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.#deployments.keys()].map((k) => this.stop(k)));
-  }
-
-  has(key: string): boolean {
-    return this.#deployments.has(key);
-  }
-
-  instances(key: string): InstanceView[] {
-    return (this.#deployments.get(key)?.instances ?? []).map((i) => i.view());
-  }
-
-  maxConcurrent(key: string): number {
-    return this.#deployments.get(key)?.spec.maxConcurrent ?? 1;
-  }
-
-  pick(key: string): ScoringInstance | 'none-ready' | 'busy' {
-    const d = this.#deployments.get(key);
-    if (!d) return 'none-ready';
-    const inst = pickInstance(d.instances, d.next, d.spec.maxConcurrent);
-    if (typeof inst !== 'string') d.next = (inst.index + 1) % d.instances.length;
-    return inst;
   }
 }
 

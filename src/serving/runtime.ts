@@ -12,7 +12,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tail } from '../compute/tail.js';
 import { request as httpRequest, Agent } from 'node:http';
-import { pickInstance, type InstanceState, type InstanceView, type ScoreAnswer, type ScoringInstance } from './instance.js';
+import { DeploymentSet, type RunningDeployment } from './deployments.js';
+import type { InstanceState, InstanceView, ScoreAnswer, ScoringInstance } from './instance.js';
 import { watch, type ProbeSettings } from './probes.js';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -53,11 +54,8 @@ interface HostWorker {
   unwatch?: () => void;
 }
 
-interface Deployment {
+interface Deployment extends RunningDeployment<PythonInstance> {
   spec: InstanceSpec;
-  instances: PythonInstance[];
-  next: number;
-  log: WriteStream;
 }
 
 class PythonInstance implements ScoringInstance {
@@ -231,15 +229,14 @@ class PythonInstance implements ScoringInstance {
   }
 }
 
-export class ServingRuntime {
-  readonly #deployments = new Map<string, Deployment>();
+export class ServingRuntime extends DeploymentSet<PythonInstance, Deployment> {
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
   /** Starts every instance; resolves once all are ready, rejects with the first failure (a traceback, or the log's end). */
   async start(spec: InstanceSpec): Promise<void> {
     await this.stop(spec.key);
     const d = await this.#prepare(spec);
-    this.#deployments.set(spec.key, d);
+    this.deployments.set(spec.key, d);
     try {
       await this.#launchAll(d);
     } catch (err) {
@@ -254,19 +251,18 @@ export class ServingRuntime {
    * ones fail, the old ones go on serving untouched.
    */
   async replace(spec: InstanceSpec): Promise<void> {
-    const old = this.#deployments.get(spec.key);
+    const old = this.deployments.get(spec.key);
     if (!old) return this.start(spec);
     const d = await this.#prepare(spec, old.log);
     try {
       await this.#launchAll(d);
     } catch (err) {
-      await Promise.all(d.instances.map((i) => i.stop()));
+      await this.stopDeployment(d);
       throw err;
     }
-    this.#deployments.set(spec.key, d);
-    for (const i of old.instances) i.stopped = true;
-    for (let waited = 0; waited < 30_000 && old.instances.some((i) => i.inflight > 0); waited += 50) await new Promise((r) => setTimeout(r, 50));
-    await Promise.all(old.instances.map((i) => i.stop()));
+    this.deployments.set(spec.key, d);
+    for (const i of old.instances) i.stopped = true; // a process of the old version that exits now stays down
+    await this.drain(old);
   }
 
   async #prepare(spec: InstanceSpec, log?: WriteStream): Promise<Deployment> {
@@ -281,38 +277,9 @@ export class ServingRuntime {
     return Promise.all(d.instances.flatMap((inst) => inst.workers.map((w) => inst.launch(w))));
   }
 
-  async stop(key: string): Promise<void> {
-    const d = this.#deployments.get(key);
-    if (!d) return;
-    this.#deployments.delete(key);
-    await Promise.all(d.instances.map((i) => i.stop()));
-    d.log.end();
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.#deployments.keys()].map((k) => this.stop(k)));
+  override async close(): Promise<void> {
+    await super.close();
     this.#agent.destroy();
-  }
-
-  has(key: string): boolean {
-    return this.#deployments.has(key);
-  }
-
-  instances(key: string): InstanceView[] {
-    return (this.#deployments.get(key)?.instances ?? []).map((i) => i.view());
-  }
-
-  maxConcurrent(key: string): number {
-    return this.#deployments.get(key)?.spec.maxConcurrent ?? 1;
-  }
-
-  /** A ready instance with a free request slot (round robin), or why there is none. */
-  pick(key: string): ScoringInstance | 'none-ready' | 'busy' {
-    const d = this.#deployments.get(key);
-    if (!d) return 'none-ready';
-    const inst = pickInstance(d.instances, d.next, d.spec.maxConcurrent);
-    if (typeof inst !== 'string') d.next = (inst.index + 1) % d.instances.length;
-    return inst;
   }
 }
 
