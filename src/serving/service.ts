@@ -280,7 +280,7 @@ export class ServingService {
   /** Every reference resolved before anything is created: the model version, the code upload, the environment. */
   async #resolve(workspace: string, spec: OnlineDeploymentSpec, upload: { code?: string }): Promise<RuntimeSpec> {
     this.#collecting(spec); // a bad data_collector path is refused before anything is resolved
-    workerCount(spec.environment_variables);
+    workerCount(spec.environment_variables); // a bad WORKER_COUNT too
     const ref = parseAssetRef(spec.model, 'models');
     const scope = ref.registry ? `registry/${ref.registry}` : workspace;
     const version = await this.#d.models.resolveVersion(scopeOf(scope), ref.name, ref.version ?? 'latest');

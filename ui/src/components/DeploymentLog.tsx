@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useSession } from '../lib/session.js';
+import { useFollowBottom } from '../lib/use-follow-bottom.js';
 
 /** Lines kept on screen, as for job logs. */
 const MAX_LINES = 20_000;
@@ -14,8 +15,6 @@ export function DeploymentLog({ endpoint, deployment }: { endpoint: string; depl
   const { client } = useSession();
   const [lines, setLines] = useState<string[]>([]);
   const [error, setError] = useState<string>();
-  const box = useRef<HTMLPreElement>(null);
-  const stick = useRef(true);
 
   useEffect(() => {
     let stop = false;
@@ -45,10 +44,7 @@ export function DeploymentLog({ endpoint, deployment }: { endpoint: string; depl
     };
   }, [client, endpoint, deployment]);
 
-  useEffect(() => {
-    const el = box.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [lines]);
+  const follow = useFollowBottom<HTMLPreElement>(lines);
 
   return (
     <div className="log">
@@ -59,15 +55,11 @@ export function DeploymentLog({ endpoint, deployment }: { endpoint: string; depl
         <span className="hint">{lines.length.toLocaleString()} lines</span>
       </div>
       <pre
-        ref={box}
+        {...follow}
         className="log-lines"
         data-testid="deployment-log"
         tabIndex={0}
         aria-label={`Log of deployment ${deployment}`}
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-        }}
       >
         {lines.map((l, i) => (
           <span key={i} className={`line ${/\[lapis\]/.test(l) ? 'system' : ''}`}>

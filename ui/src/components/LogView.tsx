@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { TERMINAL_JOB_STATUSES, type JobLogEntry, type JobStatus } from '../../../src/client/index.js';
 import { useSession } from '../lib/session.js';
+import { useFollowBottom } from '../lib/use-follow-bottom.js';
 
 /** Lines kept on screen: a runaway log must not grow the page without bound. */
 const MAX_LINES = 20_000;
@@ -14,8 +15,6 @@ export function LogView({ job, onEnd }: { job: string; onEnd?: (status: JobStatu
   const [lines, setLines] = useState<JobLogEntry[]>([]);
   const [state, setState] = useState<{ live: boolean; status?: JobStatus; error?: string }>({ live: true });
   const [stream, setStream] = useState<'all' | 'user' | 'system' | 'build'>('all');
-  const box = useRef<HTMLPreElement>(null);
-  const stick = useRef(true);
   const ended = useRef(onEnd);
   ended.current = onEnd;
 
@@ -53,10 +52,7 @@ export function LogView({ job, onEnd }: { job: string; onEnd?: (status: JobStatu
     };
   }, [client, job]);
 
-  useEffect(() => {
-    const el = box.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [lines, stream]);
+  const follow = useFollowBottom<HTMLPreElement>(lines, stream);
 
   const shown = stream === 'all' ? lines : lines.filter((l) => l.stream === stream);
   const ended_ = state.status && TERMINAL_JOB_STATUSES.includes(state.status);
@@ -79,15 +75,11 @@ export function LogView({ job, onEnd }: { job: string; onEnd?: (status: JobStatu
         </label>
       </div>
       <pre
-        ref={box}
+        {...follow}
         className="log-lines"
         data-testid="job-log"
         tabIndex={0}
         aria-label="Job log"
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-        }}
       >
         {shown.map((l) => (
           <span key={l.id} className={`line ${l.stream}`}>

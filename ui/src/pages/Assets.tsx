@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { AssetVersion, AssetsApi, LapisClient } from '../../../src/client/index.js';
 import { parseDelimited } from '../components/ArtifactPreview.js';
 import { AsyncView, Empty, ErrorView } from '../components/States.js';
+import { KeyValueTable } from '../components/KeyValueTable.js';
 import { VirtualTable } from '../components/VirtualTable.js';
 import { fmtBytes, fmtNumber, fmtTime } from '../lib/format.js';
 import { profileColumns } from '../lib/profile.js';
@@ -214,42 +215,15 @@ function VersionDetail({ kind, asset }: { kind: AssetKind; asset: AssetVersion }
       <div className="grid2">
         <section className="card">
           <h2>Version {asset.version}</h2>
-          <table className="kv">
-            <tbody>
-              <tr>
-                <th scope="row">Reference</th>
-                <td>
-                  <code>{asset.reference}</code>
-                </td>
-              </tr>
-              <tr>
-                <th scope="row">Created</th>
-                <td>
-                  {fmtTime(asset.created_at)} by {asset.created_by}
-                </td>
-              </tr>
-              {asset.description ? (
-                <tr>
-                  <th scope="row">Description</th>
-                  <td>{asset.description}</td>
-                </tr>
-              ) : null}
-              {Object.entries(asset.tags).map(([k, v]) => (
-                <tr key={k}>
-                  <th scope="row">{k}</th>
-                  <td>{v}</td>
-                </tr>
-              ))}
-              {asset.content_hash ? (
-                <tr>
-                  <th scope="row">Content</th>
-                  <td>
-                    <code>{asset.content_hash.slice(0, 16)}</code>
-                  </td>
-                </tr>
-              ) : null}
-            </tbody>
-          </table>
+          <KeyValueTable
+            rows={[
+              ['Reference', <code>{asset.reference}</code>],
+              ['Created', `${fmtTime(asset.created_at)} by ${asset.created_by}`],
+              asset.description ? ['Description', asset.description] : null,
+              ...Object.entries(asset.tags),
+              asset.content_hash ? ['Content', <code>{asset.content_hash.slice(0, 16)}</code>] : null,
+            ]}
+          />
         </section>
         <section className="card">
           <h2>Spec</h2>

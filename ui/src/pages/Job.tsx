@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { TERMINAL_JOB_STATUSES, type Job } from '../../../src/client/index.js';
 import { LogView } from '../components/LogView.js';
 import { AsyncView, ErrorView } from '../components/States.js';
+import { KeyValueTable } from '../components/KeyValueTable.js';
 import { fmtBytes, fmtTime } from '../lib/format.js';
 import { Link, paths } from '../lib/router.js';
 import { useSession } from '../lib/session.js';
@@ -88,99 +89,54 @@ export default function JobPage({ name }: { name: string }) {
             <div className="grid2">
               <section className="card">
                 <h2>Job</h2>
-                <table className="kv">
-                  <tbody>
-                    <tr>
-                      <th scope="row">Name</th>
-                      <td>
-                        <code>{job.name}</code>
-                      </td>
-                    </tr>
-                    <tr>
-                      <th scope="row">Run</th>
-                      <td>
+                <KeyValueTable
+                  rows={[
+                    ['Name', <code>{job.name}</code>],
+                    [
+                      'Run',
+                      <>
                         <Link to={paths.run(workspace, job.run_id)}>{job.run_id}</Link> (<Link to={paths.experiment(workspace, job.experiment_id)}>experiment</Link>)
-                      </td>
-                    </tr>
-                    <tr>
-                      <th scope="row">Compute</th>
-                      <td>{job.compute}</td>
-                    </tr>
-                    <tr>
-                      <th scope="row">Environment</th>
-                      <td>{job.environment}</td>
-                    </tr>
-                    <tr>
-                      <th scope="row">Command</th>
-                      <td>
-                        <code>{job.command}</code>
-                      </td>
-                    </tr>
-                    <tr>
-                      <th scope="row">Submitted</th>
-                      <td>
-                        {fmtTime(job.created_at)} by {job.created_by}
-                      </td>
-                    </tr>
-                    {Object.entries(job.status_times).map(([s, t]) => (
-                      <tr key={s}>
-                        <th scope="row">{s}</th>
-                        <td>{fmtTime(t)}</td>
-                      </tr>
-                    ))}
-                    {job.exit_code !== null ? (
-                      <tr>
-                        <th scope="row">Exit code</th>
-                        <td>{job.exit_code}</td>
-                      </tr>
-                    ) : null}
-                  </tbody>
-                </table>
+                      </>,
+                    ],
+                    ['Compute', job.compute],
+                    ['Environment', job.environment],
+                    ['Command', <code>{job.command}</code>],
+                    ['Submitted', `${fmtTime(job.created_at)} by ${job.created_by}`],
+                    ...Object.entries(job.status_times).map(([s, t]) => [s, fmtTime(t)] as const),
+                    job.exit_code !== null ? ['Exit code', job.exit_code] : null,
+                  ]}
+                />
               </section>
               <section className="card">
                 <h2>Inputs</h2>
                 {Object.keys(job.inputs).length === 0 ? <p className="hint">None.</p> : null}
-                <table className="kv" data-testid="job-inputs">
-                  <tbody>
-                    {Object.entries(job.inputs).map(([k, v]) => (
-                      <tr key={k}>
-                        <th scope="row">{k}</th>
-                        <td>
-                          <Input value={v} ws={workspace} />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+                <KeyValueTable testId="job-inputs" rows={Object.entries(job.inputs).map(([k, v]) => [k, <Input value={v} ws={workspace} />])} />
                 <h2>Outputs</h2>
                 {Object.keys(job.outputs).length === 0 ? <p className="hint">None.</p> : null}
-                <table className="kv" data-testid="job-outputs">
-                  <tbody>
-                    {Object.entries(job.outputs).map(([k, o]) => (
-                      <tr key={k}>
-                        <th scope="row">{k}</th>
-                        <td>
-                          {o.type}
-                          {o.files !== undefined ? ` · ${o.files} files, ${fmtBytes(o.size)}` : ''}
-                          {o.registered ? (
-                            <>
-                              {' '}
-                              · registered as{' '}
-                              {assetLink(workspace, o.registered, o.type) ? <Link to={assetLink(workspace, o.registered, o.type) as string}>{o.registered}</Link> : <code>{o.registered}</code>}
-                            </>
-                          ) : null}
-                          {o.path ? (
-                            <>
-                              {' '}
-                              · <code>{o.path}</code>
-                            </>
-                          ) : null}
-                          {o.hash ? <OutputFiles job={job.name} output={k} /> : null}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+                <KeyValueTable
+                  testId="job-outputs"
+                  rows={Object.entries(job.outputs).map(([k, o]) => [
+                    k,
+                    <>
+                      {o.type}
+                      {o.files !== undefined ? ` · ${o.files} files, ${fmtBytes(o.size)}` : ''}
+                      {o.registered ? (
+                        <>
+                          {' '}
+                          · registered as{' '}
+                          {assetLink(workspace, o.registered, o.type) ? <Link to={assetLink(workspace, o.registered, o.type) as string}>{o.registered}</Link> : <code>{o.registered}</code>}
+                        </>
+                      ) : null}
+                      {o.path ? (
+                        <>
+                          {' '}
+                          · <code>{o.path}</code>
+                        </>
+                      ) : null}
+                      {o.hash ? <OutputFiles job={job.name} output={k} /> : null}
+                    </>,
+                  ])}
+                />
               </section>
             </div>
             <section className="card">

@@ -1,6 +1,7 @@
 import type { LineageNode, ModelVersion } from '../../../src/client/index.js';
 import { LineageGraph } from '../components/LineageGraph.js';
 import { AsyncView, Empty } from '../components/States.js';
+import { KeyValueTable } from '../components/KeyValueTable.js';
 import { VirtualTable } from '../components/VirtualTable.js';
 import { fmtBytes, fmtTime } from '../lib/format.js';
 import { Link, navigate, paths, useLocation, withQuery } from '../lib/router.js';
@@ -64,44 +65,16 @@ function VersionDetail({ name, version }: { name: string; version: ModelVersion 
           <h2>
             Version {version.version} {version.aliases.map((a) => <span key={a} className="badge">@{a}</span>)}
           </h2>
-          <table className="kv">
-            <tbody>
-              <tr>
-                <th scope="row">Created</th>
-                <td>
-                  {fmtTime(version.creation_timestamp)} {version.user_id ? `by ${version.user_id}` : ''}
-                </td>
-              </tr>
-              <tr>
-                <th scope="row">Type</th>
-                <td>{version.model_type ?? 'mlflow_model'}</td>
-              </tr>
-              <tr>
-                <th scope="row">Stage</th>
-                <td>{version.current_stage}</td>
-              </tr>
-              <tr>
-                <th scope="row">Source</th>
-                <td>
-                  <code>{version.source}</code>
-                </td>
-              </tr>
-              {version.run_id ? (
-                <tr>
-                  <th scope="row">Run</th>
-                  <td>
-                    <Link to={paths.run(workspace, version.run_id)}>{version.run_id}</Link>
-                  </td>
-                </tr>
-              ) : null}
-              {version.tags.map((t) => (
-                <tr key={t.key}>
-                  <th scope="row">{t.key}</th>
-                  <td>{t.value}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <KeyValueTable
+            rows={[
+              ['Created', `${fmtTime(version.creation_timestamp)} ${version.user_id ? `by ${version.user_id}` : ''}`],
+              ['Type', version.model_type ?? 'mlflow_model'],
+              ['Stage', version.current_stage],
+              ['Source', <code>{version.source}</code>],
+              version.run_id ? ['Run', <Link to={paths.run(workspace, version.run_id)}>{version.run_id}</Link>] : null,
+              ...version.tags.map((t) => [t.key, t.value] as const),
+            ]}
+          />
         </section>
         <section className="card">
           <h2>Files</h2>

@@ -4,6 +4,7 @@ import { ChartControls, useChartSettings, type ChartSettings } from '../componen
 import { LogView } from '../components/LogView.js';
 import { MetricChart } from '../components/MetricChart.js';
 import { AsyncView, Empty } from '../components/States.js';
+import { KeyValueTable } from '../components/KeyValueTable.js';
 import { fmtBytes, fmtDuration, fmtNumber, fmtTime } from '../lib/format.js';
 import { loadSeries } from '../lib/histories.js';
 import { Link, navigate, paths, useLocation, withQuery } from '../lib/router.js';
@@ -14,7 +15,7 @@ import { useAsync } from '../lib/use-async.js';
 const TABS = ['overview', 'charts', 'artifacts', 'logs'] as const;
 type Tab = (typeof TABS)[number];
 
-function KeyValues({ title, rows }: { title: string; rows: { key: string; value: string }[] }) {
+function KeyValueCard({ title, rows }: { title: string; rows: { key: string; value: string }[] }) {
   return (
     <section className="card">
       <h2>
@@ -23,16 +24,7 @@ function KeyValues({ title, rows }: { title: string; rows: { key: string; value:
       {rows.length === 0 ? (
         <p className="hint">None.</p>
       ) : (
-        <table className="kv">
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.key}>
-                <th scope="row">{r.key}</th>
-                <td>{r.value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <KeyValueTable rows={rows.map((r) => [r.key, r.value] as const)} />
       )}
     </section>
   );
@@ -45,50 +37,29 @@ function Overview({ run }: { run: Run }) {
     <div className="grid2">
       <section className="card">
         <h2>Run</h2>
-        <table className="kv">
-          <tbody>
-            <tr>
-              <th scope="row">Id</th>
-              <td>
-                <code>{run.info.run_id}</code>
-              </td>
-            </tr>
-            <tr>
-              <th scope="row">Experiment</th>
-              <td>
-                <Link to={paths.experiment(workspace, run.info.experiment_id)}>{run.info.experiment_id}</Link>
-              </td>
-            </tr>
-            <tr>
-              <th scope="row">Status</th>
-              <td>{run.info.status}</td>
-            </tr>
-            <tr>
-              <th scope="row">Started</th>
-              <td>{fmtTime(run.info.start_time)}</td>
-            </tr>
-            <tr>
-              <th scope="row">Duration</th>
-              <td>{run.info.end_time ? fmtDuration(run.info.end_time - run.info.start_time) : 'running'}</td>
-            </tr>
-            <tr>
-              <th scope="row">User</th>
-              <td>{run.info.user_id}</td>
-            </tr>
-            {run.inputs.dataset_inputs.map((d, i) => (
-              <tr key={i}>
-                <th scope="row">Dataset</th>
-                <td>
-                  {d.dataset.name} <span className="hint">({d.tags.find((t) => t.key === 'mlflow.data.context')?.value ?? 'input'}, {d.dataset.digest})</span>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <KeyValueTable
+          rows={[
+            ['Id', <code>{run.info.run_id}</code>],
+            ['Experiment', <Link to={paths.experiment(workspace, run.info.experiment_id)}>{run.info.experiment_id}</Link>],
+            ['Status', run.info.status],
+            ['Started', fmtTime(run.info.start_time)],
+            ['Duration', run.info.end_time ? fmtDuration(run.info.end_time - run.info.start_time) : 'running'],
+            ['User', run.info.user_id],
+            ...run.inputs.dataset_inputs.map(
+              (d) =>
+                [
+                  'Dataset',
+                  <>
+                    {d.dataset.name} <span className="hint">({d.tags.find((t) => t.key === 'mlflow.data.context')?.value ?? 'input'}, {d.dataset.digest})</span>
+                  </>,
+                ] as const,
+            ),
+          ]}
+        />
       </section>
-      <KeyValues title="Metrics" rows={run.data.metrics.map((m) => ({ key: m.key, value: fmtNumber(m.value) }))} />
-      <KeyValues title="Parameters" rows={run.data.params} />
-      <KeyValues title="Tags" rows={tags} />
+      <KeyValueCard title="Metrics" rows={run.data.metrics.map((m) => ({ key: m.key, value: fmtNumber(m.value) }))} />
+      <KeyValueCard title="Parameters" rows={run.data.params} />
+      <KeyValueCard title="Tags" rows={tags} />
     </div>
   );
 }
