@@ -207,7 +207,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
     transform: ({ schema, url }) => ({ schema: { ...(schema ?? {}), hide: !url.startsWith('/api/v1') }, url }),
   });
 
-  serving.stats.register(registerMetrics(app));
+  registerMetrics(app, () => serving.stats.prometheus());
   app.get('/health', { config: { action: 'server/health' } }, async (_req, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', { config: { action: 'server/health' } }, async (_req, reply) => reply.type('text/plain').send(MLFLOW_COMPAT_VERSION));
   app.get('/api/3.0/mlflow/server-info', { config: { action: 'server/health' } }, async () => ({

@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
-/** Prometheus metrics: request counts and latencies per route template (never per raw URL). */
-export function registerMetrics(app: FastifyInstance): Registry {
+/**
+ * Prometheus metrics: request counts and latencies per route template (never per raw URL), the
+ * process's defaults, and what `more` writes in the text format (series kept outside prom-client).
+ */
+export function registerMetrics(app: FastifyInstance, more: () => string): void {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lapis_' });
   const requests = new Counter({
@@ -25,7 +28,6 @@ export function registerMetrics(app: FastifyInstance): Registry {
   });
   app.get('/metrics', { config: { action: 'server/metrics' } }, async (_req, reply) => {
     reply.header('Content-Type', registry.contentType);
-    return registry.metrics();
+    return (await registry.metrics()) + more();
   });
-  return registry;
 }

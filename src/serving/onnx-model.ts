@@ -74,7 +74,8 @@ export async function loadModel(config: ModelConfig): Promise<OnnxModel> {
   if (!outMeta?.isTensor) throw new Error(`the ONNX model's first output '${output}' is not a tensor (a ZipMap of probabilities?); the ONNX runtime answers with a tensor of predictions (lapis model package makes such models).`);
 
   const run = async (parsed: ParsedBody): Promise<unknown[]> => {
-    const result = await session.run(feed(parsed));
+    // Only the predictions are fetched: the other outputs (probabilities) would be copied and wrapped for nothing.
+    const result = await session.run(feed(parsed), [output]);
     const tensor = result[output] as Tensor;
     return predictions(tensor.data, tensor.dims, parsed.rows);
   };

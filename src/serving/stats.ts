@@ -1,14 +1,35 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+/**
+ * Per-deployment request statistics: Prometheus series for scraping, and a window of recent
+ * latencies for `lapis online-deployment show` (percentiles of the last 2,048 requests).
+ *
+ * Recording a request allocates nothing: counts and latencies go into typed arrays, and the
+ * Prometheus text is written only when /metrics is scraped. (prom-client's labelled `inc` and
+ * `observe` allocated hundreds of bytes per scoring request — label objects, hash strings, boxed
+ * numbers — and that garbage, on the router's thread, showed up as the latency tail.)
+ */
 
 const WINDOW = 2048;
+/** Upper bounds of the latency histogram, seconds (Prometheus `le`). */
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-interface Window {
-  requests: number;
-  errors: number;
-  throttled: number;
+class Series {
+  requests = 0;
+  errors = 0;
+  throttled = 0;
+  /** Requests by HTTP status. */
+  readonly statuses = new Map<number, number>();
+  /** Requests per histogram bucket (not cumulative); the last one is +Inf. */
+  readonly buckets = new Float64Array(BUCKETS.length + 1);
+  /** [0]: the sum of all latencies, seconds. A typed array: a number field would be re-boxed on every update. */
+  readonly sum = new Float64Array(1);
   /** The latest WINDOW latencies (ms), a ring. */
-  latencies: number[];
-  next: number;
+  readonly latencies = new Float64Array(WINDOW);
+  next = 0;
+
+  constructor(
+    readonly endpoint: string,
+    readonly deployment: string,
+  ) {}
 }
 
 export interface DeploymentMetrics {
@@ -22,54 +43,63 @@ export interface DeploymentMetrics {
   p99_ms: number | null;
 }
 
-/**
- * Per-deployment request statistics: Prometheus series for scraping, and a window of recent
- * latencies for `lapis online-deployment show` (percentiles of the last 2,048 requests).
- */
 export class ServingStats {
-  readonly #windows = new Map<string, Window>();
-  #requests: Counter<'endpoint' | 'deployment' | 'status'> | undefined;
-  #latency: Histogram<'endpoint' | 'deployment'> | undefined;
-
-  register(registry: Registry): void {
-    this.#requests = new Counter({
-      name: 'lapis_endpoint_requests_total',
-      help: 'Scoring requests by endpoint, deployment and status code.',
-      labelNames: ['endpoint', 'deployment', 'status'] as const,
-      registers: [registry],
-    });
-    this.#latency = new Histogram({
-      name: 'lapis_endpoint_request_duration_seconds',
-      help: 'Scoring latency through the router, by endpoint and deployment.',
-      labelNames: ['endpoint', 'deployment'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    });
-  }
+  /** By endpoint, then deployment: no key string is built per request. */
+  readonly #series = new Map<string, Map<string, Series>>();
 
   record(endpoint: string, deployment: string, status: number, ms: number): void {
-    const key = `${endpoint}/${deployment}`;
-    let w = this.#windows.get(key);
-    if (!w) this.#windows.set(key, (w = { requests: 0, errors: 0, throttled: 0, latencies: [], next: 0 }));
-    w.requests += 1;
-    if (status >= 500) w.errors += 1;
-    if (status === 429) w.throttled += 1;
-    if (w.latencies.length < WINDOW) w.latencies.push(ms);
-    else w.latencies[w.next] = ms;
-    w.next = (w.next + 1) % WINDOW;
-    this.#requests?.inc({ endpoint, deployment, status: String(status) });
-    this.#latency?.observe({ endpoint, deployment }, ms / 1000);
+    let byDeployment = this.#series.get(endpoint);
+    if (!byDeployment) this.#series.set(endpoint, (byDeployment = new Map()));
+    let s = byDeployment.get(deployment);
+    if (!s) byDeployment.set(deployment, (s = new Series(endpoint, deployment)));
+    s.requests += 1;
+    if (status >= 500) s.errors += 1;
+    if (status === 429) s.throttled += 1;
+    s.statuses.set(status, (s.statuses.get(status) ?? 0) + 1);
+    s.latencies[s.next % WINDOW] = ms;
+    s.next += 1;
+    const seconds = ms / 1000;
+    let b = 0;
+    while (b < BUCKETS.length && seconds > (BUCKETS[b] as number)) b++;
+    (s.buckets[b] as number) += 1;
+    (s.sum[0] as number) += seconds;
   }
 
   of(endpoint: string, deployment: string): DeploymentMetrics {
-    const w = this.#windows.get(`${endpoint}/${deployment}`);
-    const sorted = [...(w?.latencies ?? [])].sort((a, b) => a - b);
+    const s = this.#series.get(endpoint)?.get(deployment);
+    const sorted = s ? s.latencies.slice(0, Math.min(s.next, WINDOW)).sort() : new Float64Array(0);
     const pct = (p: number): number | null => (sorted.length === 0 ? null : Math.round((sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number) * 100) / 100);
-    const requests = w?.requests ?? 0;
-    return { requests, errors: w?.errors ?? 0, error_rate: requests ? (w?.errors ?? 0) / requests : 0, throttled: w?.throttled ?? 0, p50_ms: pct(50), p95_ms: pct(95), p99_ms: pct(99) };
+    const requests = s?.requests ?? 0;
+    const errors = s?.errors ?? 0;
+    return { requests, errors, error_rate: requests ? errors / requests : 0, throttled: s?.throttled ?? 0, p50_ms: pct(50), p95_ms: pct(95), p99_ms: pct(99) };
   }
 
   forget(endpoint: string, deployment?: string): void {
-    for (const key of this.#windows.keys()) if (deployment ? key === `${endpoint}/${deployment}` : key.startsWith(`${endpoint}/`)) this.#windows.delete(key);
+    if (deployment) this.#series.get(endpoint)?.delete(deployment);
+    else this.#series.delete(endpoint);
+  }
+
+  /** The series in Prometheus' text format, for /metrics. */
+  prometheus(): string {
+    const all = [...this.#series.values()].flatMap((m) => [...m.values()]);
+    const lines = [
+      '# HELP lapis_endpoint_requests_total Scoring requests by endpoint, deployment and status code.',
+      '# TYPE lapis_endpoint_requests_total counter',
+      ...all.flatMap((s) => [...s.statuses].map(([status, n]) => `lapis_endpoint_requests_total{${labels(s)},status="${status}"} ${n}`)),
+      '# HELP lapis_endpoint_request_duration_seconds Scoring latency through the router, by endpoint and deployment.',
+      '# TYPE lapis_endpoint_request_duration_seconds histogram',
+    ];
+    for (const s of all) {
+      let cumulative = 0;
+      s.buckets.forEach((n, b) => {
+        cumulative += n;
+        lines.push(`lapis_endpoint_request_duration_seconds_bucket{${labels(s)},le="${b < BUCKETS.length ? BUCKETS[b] : '+Inf'}"} ${cumulative}`);
+      });
+      lines.push(`lapis_endpoint_request_duration_seconds_sum{${labels(s)}} ${s.sum[0]}`, `lapis_endpoint_request_duration_seconds_count{${labels(s)}} ${s.requests}`);
+    }
+    return `${lines.join('\n')}\n`;
   }
 }
+
+const labels = (s: Series): string => `endpoint="${escapeLabel(s.endpoint)}",deployment="${escapeLabel(s.deployment)}"`;
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
