@@ -40,7 +40,7 @@ const model = await loadModel(config);
 port.on('message', (req: WorkerRequest) => {
   if (config.exitOn !== undefined && Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength).includes(config.exitOn)) process.exit(70);
   model.score(req.body).then(
-    (scored) => port.postMessage({ id: req.id, ...scored } satisfies WorkerReply),
+    (scored) => port.postMessage({ id: req.id, status: scored.status, body: scored.body } satisfies WorkerReply),
     (err: unknown) => port.postMessage({ id: req.id, status: 500, body: JSON.stringify({ error: `ONNX Runtime failed: ${(err as Error).message}` }) } satisfies WorkerReply),
   );
 });
