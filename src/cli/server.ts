@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { redact } from '../store/db.js';
 
 /** `lapis server`: the API, tracking and artifact proxy in one process, on embedded defaults. */
 export function serverCommand(program: Command): void {
@@ -42,7 +41,7 @@ export function serverCommand(program: Command): void {
         localSlots: opts.localSlots,
       });
       // Loaded here so that other commands start without loading the server's dependencies.
-      const { createServer } = await import('../server/app.js');
+      const [{ createServer }, { redact }] = await Promise.all([import('../server/app.js'), import('../store/db.js')]);
       const server = await createServer(config);
       const address = await server.app.listen({ host: config.host, port: config.port });
       const jobs = await server.startBackground(address);
