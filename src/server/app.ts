@@ -129,7 +129,7 @@ export async function createServer(config: LapisConfig): Promise<LapisServer> {
   });
   let serverUrl = '';
   let controller: JobController | undefined;
-  const batch = new BatchService({ database, assets, models, content, computes, jobs, serverUrl: () => serverUrl });
+  const batch = new BatchService({ database, assets, models, content, datastores, computes, jobs, serverUrl: () => serverUrl });
 
   const scoring = { serving, auth, authEnabled: config.auth === 'on', maxBodyBytes: config.maxRequestBytes };
   const app = Fastify({

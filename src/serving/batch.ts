@@ -102,6 +102,7 @@ export interface BatchDeps {
   assets: AssetService;
   models: ModelAssets;
   content: ContentStore;
+  datastores: DatastoreService;
   computes: ComputeTargets;
   jobs: JobService;
   serverUrl(): string;
@@ -384,22 +385,39 @@ export class BatchService {
     return type === 'uri_file' || type === 'mltable' ? type : 'uri_folder';
   }
 
-  /** An mltable input's plan, from the MLTable file of the uploaded folder or of the data asset's files. */
+  /**
+   * An mltable input's plan, from the MLTable file at the top of its folder: the uploaded folder, a
+   * datastore path, or a data asset's stored files or datastore path.
+   */
   async #tablePlan(workspace: string, input: string, upload: string | undefined): Promise<TablePlan> {
     let source: { scope: string; hash: string; what: string };
     if (upload) {
       source = { scope: workspace, hash: upload, what: input };
+    } else if (DatastoreService.isUri(input)) {
+      return this.#datastoreTablePlan(workspace, input, input);
     } else {
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) throw invalid(`An mltable input must be a data asset (azureml:<name>:<version>) or a local folder holding an MLTable file; ${input} is neither.`);
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) throw invalid(`An mltable input must be a data asset (azureml:<name>:<version>), a datastore path (azureml://datastores/<datastore>/paths/<folder>) or a local folder holding an MLTable file; ${input} is none of these.`);
       const asset = await this.#d.assets.resolve(workspace, 'data', input);
-      if (!asset.content_hash) throw invalid(`Data asset ${asset.reference} points at ${String(asset.spec.path)}; batch endpoints read mltable assets whose folder is stored in Lapis (lapis data create with a local path).`);
+      const path = String(asset.spec.path ?? '');
+      if (!asset.content_hash && DatastoreService.isUri(path)) return this.#datastoreTablePlan(workspace, path, asset.reference);
+      if (!asset.content_hash) throw invalid(`Data asset ${asset.reference} points at ${path}; batch endpoints read mltable assets stored in Lapis (lapis data create with a local path) or on a datastore (azureml://datastores/…).`);
       source = { scope: asset.scope, hash: asset.content_hash, what: asset.reference };
     }
     const content = await this.#d.content.find(source.scope, source.hash);
     if (!content) throw invalid(`The files of ${source.what} are missing from storage; upload them again.`);
     const text = await this.#d.content.text(source.scope, source.hash, 'MLTable');
-    if (text === undefined) throw invalid(`${source.what} has no MLTable file at its top, which an mltable input needs (see docs/endpoints.md); score its files with --input-type uri_folder instead.`);
+    if (text === undefined) throw noMLTable(source.what);
     return tablePlan(text, content.files.map((f) => f.path), source.what);
+  }
+
+  async #datastoreTablePlan(workspace: string, uri: string, what: string): Promise<TablePlan> {
+    const at = this.#d.datastores.parse(uri);
+    const { files } = await this.#d.datastores.files(workspace, at);
+    if (!files.some((f) => f.path === 'MLTable')) throw files.length === 0 ? invalid(`Nothing is stored at ${uri}.`) : noMLTable(what);
+    const { stream } = await this.#d.datastores.open(workspace, { ...at, path: `${at.path.replace(/\/+$/, '')}/MLTable` });
+    const chunks: Buffer[] = [];
+    for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+    return tablePlan(Buffer.concat(chunks).toString('utf8'), files.map((f) => f.path), what);
   }
 
   /** The driver's files as content of the workspace, stored once (their hash changes only with Lapis). */
@@ -506,4 +524,8 @@ function view(row: DeploymentRow, defaultDeployment: string | null): BatchDeploy
 function isUnique(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+function noMLTable(what: string): LapisError {
+  return invalid(`${what} has no MLTable file at its top, which an mltable input needs (see docs/endpoints.md); score its files with --input-type uri_folder instead.`);
 }

@@ -198,6 +198,36 @@ describe('a batch endpoint scoring a data asset', () => {
     expect(show.stdout).toMatch(/Inputs:[\s\S]*data\s+mltable azureml:iris-table:1/);
     expect(show.stdout).toMatch(/Predictions:\s+predictions.csv in output score \(30 rows\): lapis job download batch_table_1 --output-name score/);
   });
+
+  it('scores an mltable folder on a datastore path, given directly or through a data asset that points at it', async () => {
+    // A job copies the mltable asset's folder to the datastore, as a data-preparation job would.
+    const copy = await lapis(['job', 'create', '-f', await file('to-datastore.yml', {
+        type: 'command',
+        command: 'cp -r ${{inputs.table}}/. ${{outputs.table}}',
+        inputs: { table: { type: 'uri_folder', path: 'azureml:iris-table:1' } },
+        outputs: { table: { type: 'uri_folder', path: 'azureml://datastores/workspaceblobstore/paths/tables/iris' } },
+        environment: { image: 'python:3.11-slim' },
+      }), '--stream', '--name', 'table_to_datastore_1']);
+    expect(copy.code, `${copy.stdout}\n${copy.stderr}`).toBe(0);
+    const uri = 'azureml://datastores/workspaceblobstore/paths/tables/iris';
+    const direct = await lapis(['batch-endpoint', 'invoke', '--name', 'iris-batch', '--input', uri, '--input-type', 'mltable', '--mini-batch-size', '8', '--job-name', 'batch_ds_table_1', '--stream']);
+    expect(direct.code, `${direct.stdout}\n${direct.stderr}`).toBe(0);
+    expect(direct.stdout).toContain('Scored 4 mini-batches (30 rows)');
+    const rows = await predictions('batch_ds_table_1');
+    expect(rows.map((r) => Number(r.prediction))).toEqual(Object.keys(expected).sort().flatMap((f) => expected[f] as number[]));
+
+    const asset = await lapis(['data', 'create', '-f', await file('ds-table.yml', { name: 'iris-ds-table', version: '1', type: 'mltable', path: uri })]);
+    expect(asset.code, asset.stderr).toBe(0);
+    const viaAsset = await lapis(['batch-endpoint', 'invoke', '--name', 'iris-batch', '--input', 'azureml:iris-ds-table:1', '--job-name', 'batch_ds_table_2', '--stream']);
+    expect(viaAsset.code, `${viaAsset.stdout}\n${viaAsset.stderr}`).toBe(0);
+    expect((await predictions('batch_ds_table_2')).map((r) => r.prediction)).toEqual(rows.map((r) => r.prediction));
+
+    // A datastore folder without an MLTable file is refused before any job exists.
+    const bare = await lapis(['batch-endpoint', 'invoke', '--name', 'iris-batch', '--input', 'azureml://datastores/workspaceblobstore/paths/batch/one', '--input-type', 'mltable', '--job-name', 'batch_ds_table_3']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('azureml://datastores/workspaceblobstore/paths/batch/one has no MLTable file at its top');
+    expect((await api('/api/v1/jobs/batch_ds_table_3')).status).toBe(404);
+  });
 });
 
 describe('a score.py deployment and the error threshold', () => {
