@@ -263,10 +263,8 @@ function deploymentView(d: OnlineDeployment): string {
     ['Request timeout', `${d.request_settings.request_timeout_ms} ms`],
     ['Max concurrent', `${d.request_settings.max_concurrent_requests_per_instance} per instance`],
   ];
-  if (d.runtime === 'python') {
-    const { liveness: l, readiness: r } = d.probes;
-    rows.push(['Probes', `liveness every ${l.period} s from ${l.initial_delay} s (timeout ${l.timeout} s; restart after ${l.failure_threshold} failures); readiness every ${r.period} s (timeout ${r.timeout} s; unrouted after ${r.failure_threshold} failures, back after ${r.success_threshold} passes)`]);
-  }
+  const { liveness: l, readiness: r } = d.probes;
+  rows.push(['Probes', `liveness every ${l.period} s from ${l.initial_delay} s (timeout ${l.timeout} s; restart after ${l.failure_threshold} failures); readiness every ${r.period} s (timeout ${r.timeout} s; unrouted after ${r.failure_threshold} failures, back after ${r.success_threshold} passes)`]);
   const dc = d.data_collector;
   if (dc) {
     rows.push(['Data collection', `${Math.round(dc.sampling_rate * 100)}% of requests, a folder per ${dc.rolling_rate}${dc.dropped ? `; ${dc.dropped} record(s) lost` : ''}${dc.last_error ? `; last error: ${dc.last_error}` : ''}`]);

@@ -10,6 +10,7 @@ import { onnxInputProblem, parseMlModel, type MlModel, type OnnxColumnType } fro
 import type { OnlineDeploymentSpec } from '../specs/index.js';
 import { workerCount } from './instance.js';
 import type { OnnxInstanceSpec } from './onnx-runtime.js';
+import { probeSettings } from './probes.js';
 
 /** Whether the deployment runs on the ONNX runtime; a 400 when it would but cannot. */
 export function onnxDeployment(mlmodel: MlModel, spec: OnlineDeploymentSpec, what: string): boolean {
@@ -32,6 +33,7 @@ export async function onnxInstanceSpec(key: string, modelDir: string, spec: Onli
     instanceCount: spec.instance_count ?? 1,
     workersPerInstance: workerCount(spec.environment_variables),
     maxConcurrent,
+    probes: probeSettings(spec),
     logDir,
   };
 }

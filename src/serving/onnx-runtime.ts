@@ -4,7 +4,9 @@
  * reads it; default 1), each holding an ONNX Runtime session of the model (onnx-worker.ts). An
  * instance takes requests once every worker has loaded the model. A worker that dies fails its
  * in-flight requests at once (the router answers 502) and is restarted with backoff; the instance
- * goes on with its other workers meanwhile.
+ * goes on with its other workers meanwhile. Each worker is probed by a ping that it answers between
+ * runs (`liveness_probe`, `readiness_probe`): one stuck in a run stops answering, is taken out of
+ * routing after the readiness probe's failures, and terminated (then restarted) after liveness's.
  *
  * A model that answers a row in microseconds (most tabular models) also gets a session on the
  * router's own thread, which scores the small requests: handing a request to a worker thread and
@@ -19,7 +21,8 @@ import { Worker } from 'node:worker_threads';
 import { DeploymentSet, type RunningDeployment } from './deployments.js';
 import type { InstanceState, InstanceView, ScoreAnswer, ScoringInstance } from './instance.js';
 import { loadModel, type ModelInfo, type OnnxModel } from './onnx-model.js';
-import type { WorkerConfig, WorkerReady, WorkerReply } from './onnx-worker.js';
+import type { WorkerConfig, WorkerFaults, WorkerPing, WorkerPong, WorkerReady, WorkerReply } from './onnx-worker.js';
+import { watch, type ProbeSettings } from './probes.js';
 
 const WORKER_SCRIPT = new URL('./onnx-worker.js', import.meta.url);
 const MAX_BACKOFF_MS = 30_000;
@@ -39,6 +42,7 @@ export interface OnnxInstanceSpec {
   instanceCount: number;
   workersPerInstance: number;
   maxConcurrent: number;
+  probes: { liveness: ProbeSettings; readiness: ProbeSettings };
   logDir: string;
 }
 
@@ -53,6 +57,12 @@ interface WorkerSlot {
   worker: Worker | undefined;
   ready: boolean;
   pending: Map<number, Pending>;
+  /** Probes waiting for their pong, by id. */
+  pings: Map<number, () => void>;
+  /** Alive but failing its readiness probe. */
+  unready?: boolean;
+  /** Stops its probes. */
+  unwatch?: () => void;
 }
 
 class OnnxInstance implements ScoringInstance {
@@ -69,13 +79,13 @@ class OnnxInstance implements ScoringInstance {
     readonly index: number,
     readonly d: Deployment,
   ) {
-    this.workers = Array.from({ length: d.spec.workersPerInstance }, (_, i) => ({ index: i, worker: undefined, ready: false, pending: new Map() }));
+    this.workers = Array.from({ length: d.spec.workersPerInstance }, (_, i) => ({ index: i, worker: undefined, ready: false, pending: new Map(), pings: new Map() }));
   }
 
   score(body: Buffer | undefined, _contentType: string, timeoutMs: number): Promise<ScoreAnswer> {
     const bytes = body ?? Buffer.alloc(0);
     const inline = this.d.inline;
-    if (inline && bytes.length <= INLINE_MAX_BODY_BYTES && !(this.d.exitOn !== undefined && bytes.includes(this.d.exitOn))) {
+    if (inline && bytes.length <= INLINE_MAX_BODY_BYTES && !triggersFault(bytes, this.d.faults)) {
       return inline.score(bytes).then((scored) => ({ status: scored.status, contentType: JSON_TYPE, body: Buffer.from(scored.body) }));
     }
     return this.#toWorker(bytes, timeoutMs);
@@ -112,18 +122,23 @@ class OnnxInstance implements ScoringInstance {
   /** Starts one worker; resolves with what its session reported once loaded, rejects with why it could not. */
   launch(slot: WorkerSlot): Promise<ModelInfo> {
     const log = (line: string): void => void this.d.log.write(`[instance ${this.index}] [worker ${slot.index}] ${line}\n`);
-    const config: WorkerConfig = { modelPath: this.d.spec.modelPath, columns: this.d.spec.columns, ...(this.d.exitOn !== undefined ? { exitOn: this.d.exitOn } : {}) };
+    const config: WorkerConfig = { modelPath: this.d.spec.modelPath, columns: this.d.spec.columns, ...this.d.faults };
     const worker = new Worker(WORKER_SCRIPT, { workerData: config });
     slot.worker = worker;
     slot.ready = false;
     return new Promise((resolve, reject) => {
       let loadError: Error | undefined;
-      worker.on('message', (msg: WorkerReply | WorkerReady) => {
+      worker.on('message', (msg: WorkerReply | WorkerReady | WorkerPong) => {
+        if ('pong' in msg) {
+          slot.pings.get(msg.pong)?.();
+          return;
+        }
         if ('ready' in msg) {
           const r = msg.ready;
           slot.ready = true;
           this.#refreshState();
           log(`ONNX Runtime session ready in ${r.ms} ms: ${r.inputs} → output '${r.output}' ${r.outputType}; one row in ${r.rowMicros === null ? '(not timed)' : `${r.rowMicros} µs`}`);
+          this.#watch(slot, worker, log);
           resolve(r);
           return;
         }
@@ -138,9 +153,12 @@ class OnnxInstance implements ScoringInstance {
         log(`[lapis] ${slot.ready ? 'the worker thread failed' : 'the model could not be loaded'}: ${err.message}`);
       });
       worker.on('exit', (code) => {
-        const wasReady = slot.ready;
+        const wasReady = slot.ready || slot.unready === true;
+        slot.unwatch?.();
+        slot.pings.clear();
         slot.worker = undefined;
         slot.ready = false;
+        slot.unready = false;
         for (const [, p] of slot.pending) {
           clearTimeout(p.timer);
           p.reject(new Error(`worker thread ${slot.index} of instance ${this.index} exited with code ${code} while scoring`));
@@ -162,14 +180,65 @@ class OnnxInstance implements ScoringInstance {
     });
   }
 
+  /** Liveness terminates a worker that stopped answering pings (its exit restarts it); readiness takes it out of routing meanwhile. */
+  #watch(slot: WorkerSlot, worker: Worker, log: (line: string) => void): void {
+    const { liveness, readiness } = this.d.spec.probes;
+    const ping = (timeoutMs: number) => this.#ping(slot, worker, timeoutMs);
+    const stopLiveness = watch(liveness, ping, {
+      unhealthy: (n, why) => {
+        log(`[lapis] liveness probe failed ${n} times in a row (${why}): terminating the worker thread`);
+        void worker.terminate();
+      },
+      healthy: () => undefined, // a terminated thread does not come back: it is restarted
+    });
+    const stopReadiness = watch(readiness, ping, {
+      unhealthy: (n, why) => {
+        log(`[lapis] readiness probe failed ${n} times in a row (${why}): no requests are sent to this worker thread until it passes`);
+        slot.ready = false;
+        slot.unready = true;
+        this.#refreshState();
+      },
+      healthy: () => {
+        log('[lapis] readiness probe passes again: requests are sent to this worker thread');
+        slot.ready = true;
+        slot.unready = false;
+        this.#refreshState();
+      },
+    });
+    slot.unwatch = () => {
+      stopLiveness();
+      stopReadiness();
+    };
+  }
+
+  /** A ping the worker answers between runs: undefined when it did within `timeoutMs`, else why not. */
+  #ping(slot: WorkerSlot, worker: Worker, timeoutMs: number): Promise<string | undefined> {
+    const id = ++this.#ids;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        slot.pings.delete(id);
+        resolve(`no answer to a ping within ${timeoutMs / 1000} s`);
+      }, timeoutMs);
+      slot.pings.set(id, () => {
+        slot.pings.delete(id);
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+      worker.postMessage({ ping: id } satisfies WorkerPing);
+    });
+  }
+
   #refreshState(): void {
     if (this.stopped) return;
-    this.state = this.workers.some((w) => w.ready) ? 'ready' : this.restarts > 0 ? 'restarting' : 'starting';
+    if (this.workers.some((w) => w.ready)) this.state = 'ready';
+    else if (this.workers.some((w) => w.unready)) this.state = 'unready';
+    else this.state = this.restarts > 0 ? 'restarting' : 'starting';
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.state = 'stopped';
+    for (const w of this.workers) w.unwatch?.();
     await Promise.all(this.workers.map((w) => w.worker?.terminate()));
   }
 
@@ -182,8 +251,8 @@ interface Deployment extends RunningDeployment<OnnxInstance> {
   spec: OnnxInstanceSpec;
   /** The session on the router's thread, for a model fast enough to score small requests inline. */
   inline: OnnxModel | undefined;
-  /** Test hook (LAPIS_TEST_ONNX_EXIT_ON): a body holding this text goes to a worker thread, which exits before it answers. */
-  exitOn: string | undefined;
+  /** Test hooks: a body that triggers one goes to a worker thread, never to the router's. */
+  faults: WorkerFaults;
 }
 
 export class OnnxRuntime extends DeploymentSet<OnnxInstance, Deployment> {
@@ -205,7 +274,7 @@ export class OnnxRuntime extends DeploymentSet<OnnxInstance, Deployment> {
 
   async #launch(spec: OnnxInstanceSpec, log?: WriteStream): Promise<Deployment> {
     await mkdir(spec.logDir, { recursive: true });
-    const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }), inline: undefined, exitOn: process.env.LAPIS_TEST_ONNX_EXIT_ON };
+    const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }), inline: undefined, faults: testFaults() };
     d.instances = Array.from({ length: spec.instanceCount }, (_, i) => new OnnxInstance(i, d));
     d.log.write(`[lapis] ONNX runtime: ${spec.instanceCount} instance(s) × ${spec.workersPerInstance} worker thread(s), model ${spec.modelPath}\n`);
     try {
@@ -231,4 +300,13 @@ async function inlineModel(spec: OnnxInstanceSpec, info: ModelInfo, log: WriteSt
   const model = await loadModel({ modelPath: spec.modelPath, columns: spec.columns });
   log.write(`[lapis] one row takes ${info.rowMicros} µs: requests of up to ${INLINE_MAX_BODY_BYTES} bytes are scored on the router's thread (a session loaded in ${model.info.ms} ms), larger ones on the worker threads\n`);
   return model;
+}
+
+function testFaults(): WorkerFaults {
+  const { LAPIS_TEST_ONNX_EXIT_ON: exitOn, LAPIS_TEST_ONNX_HANG_ON: hangOn } = process.env;
+  return { ...(exitOn ? { exitOn } : {}), ...(hangOn ? { hangOn } : {}) };
+}
+
+function triggersFault(body: Buffer, faults: WorkerFaults): boolean {
+  return (faults.exitOn !== undefined && body.includes(faults.exitOn)) || (faults.hangOn !== undefined && body.includes(faults.hangOn));
 }

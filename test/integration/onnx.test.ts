@@ -6,7 +6,8 @@
  *
  * The crash test uses the server's test hook LAPIS_TEST_ONNX_EXIT_ON (docs/endpoints.md): a worker
  * thread that receives a body holding that text exits before answering, as a crashing native
- * library would take it down; the router's handling of the exit is the real one.
+ * library would take it down; the router's handling of the exit is the real one. The probe test
+ * uses LAPIS_TEST_ONNX_HANG_ON alike: the thread blocks as a run stuck in native code would.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { runCli } from '../support/cli.js';
 import { python, startLapis, type LapisServer } from '../support/server.js';
 
 const EXIT_MARKER = 'lapis-test-exit-worker';
+const HANG_MARKER = 'lapis-test-hang-worker';
 const COLUMNS = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
 /** Rows spread over the three classes and beyond the training range. */
 const ROWS = [
@@ -78,7 +80,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'lapis-onnx-'));
   // The same cache as serving.test.ts: the models' environment (and the packaging one) is built once per machine.
   const cache = join(homedir(), '.cache', 'lapis', 'serving-test-cache');
-  server = await startLapis({ backend: 'sqlite', env: { LAPIS_PYTHON: process.env.LAPIS_TEST_PYTHON as string, LAPIS_JOB_CACHE: cache, LAPIS_TEST_ONNX_EXIT_ON: EXIT_MARKER } });
+  server = await startLapis({ backend: 'sqlite', env: { LAPIS_PYTHON: process.env.LAPIS_TEST_PYTHON as string, LAPIS_JOB_CACHE: cache, LAPIS_TEST_ONNX_EXIT_ON: EXIT_MARKER, LAPIS_TEST_ONNX_HANG_ON: HANG_MARKER } });
   const register = await file(
     'register.py',
     [
@@ -346,6 +348,42 @@ describe('the ONNX runtime', () => {
     expect(restarted).toBe(true);
     const logs = await lapis(['online-deployment', 'get-logs', '--name', 'onnx', '--endpoint-name', 'onnx-ep']);
     expect(logs.stdout).toMatch(/exited with code 70; restarting/);
+  });
+
+  it('a worker thread stuck in a run is unrouted by its readiness probe, then terminated and restarted by liveness', async () => {
+    await deploy({
+      name: 'probed',
+      model: 'azureml:iris-lr-onnx:1',
+      environment_variables: { WORKER_COUNT: '2' },
+      request_settings: { request_timeout_ms: 30_000, max_concurrent_requests_per_instance: 4 },
+      liveness_probe: { initial_delay: 0, period: 1, timeout: 1, failure_threshold: 3 },
+      readiness_probe: { initial_delay: 0, period: 1, timeout: 1, failure_threshold: 1 },
+    });
+    const show = await lapis(['online-deployment', 'show', '--name', 'probed', '--endpoint-name', 'onnx-ep']);
+    expect(show.stdout).toMatch(/Probes:\s+liveness every 1 s from 0 s \(timeout 1 s; restart after 3 failures\)/);
+    const started = Date.now();
+    const stuck = score('probed', { input_data: ROWS, note: HANG_MARKER });
+    // Large bodies go to the worker threads: the other one answers meanwhile.
+    const large = { input_data: split(Array.from({ length: 40 }, () => ROWS).flat()) };
+    expect((await score('probed', large)).status).toBe(200);
+    const stuckAnswer = await stuck;
+    expect(stuckAnswer.status).toBe(502);
+    expect(JSON.stringify(stuckAnswer.json)).toMatch(/worker thread .* exited .*restarted/);
+    // Three missed pings a second apart, well before the request's own 30 s timeout.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    let restarted = false;
+    for (const end = Date.now() + 15_000; Date.now() < end && !restarted; ) {
+      const d = await api<{ instances: { state: string; restarts: number; workers: { ready: number } }[] }>('/api/v1/online-endpoints/onnx-ep/deployments/probed');
+      restarted = d.instances[0]?.restarts === 1 && d.instances[0].state === 'ready' && d.instances[0].workers.ready === 2;
+      if (!restarted) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(restarted).toBe(true);
+    expect((await score('probed', large)).status).toBe(200);
+    const logs = await lapis(['online-deployment', 'get-logs', '--name', 'probed', '--endpoint-name', 'onnx-ep']);
+    expect(logs.stdout).toMatch(/readiness probe failed 1 times in a row \(no answer to a ping within 1 s\): no requests are sent to this worker thread/);
+    expect(logs.stdout).toMatch(/liveness probe failed 3 times in a row \(no answer to a ping within 1 s\): terminating the worker thread/);
+    expect(logs.stdout).toMatch(/exited with code 1; restarting/);
+    expect((await lapis(['online-deployment', 'delete', '--name', 'probed', '--endpoint-name', 'onnx-ep'])).code).toBe(0);
   });
 
   it('refuses an environment for an ONNX deployment: it runs no Python', async () => {
