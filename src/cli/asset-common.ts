@@ -195,4 +195,3 @@ export async function withDownload<T>(run: (opts: { signal: AbortSignal; onProgr
   }
 }
 
-export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -2,14 +2,13 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { isMap, LineCounter, parseDocument } from 'yaml';
-import { LapisError, type AssetsApi, type AssetVersion, type PlainAssetKind } from '../client/index.js';
+import { LapisError, plural, type AssetsApi, type AssetVersion, type PlainAssetKind } from '../client/index.js';
 import { downloadAssetFiles } from '../client/download.js';
 import { validateSpec, type AssetKind, type SpecKind } from '../specs/index.js';
 import {
   bad,
   localEntry,
   localPathOf,
-  plural,
   readSpec,
   readText,
   registryOf,

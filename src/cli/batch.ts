@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { BatchDeployment, BatchEndpoint, BatchInputType } from '../client/index.js';
+import { predictionsText, progressText, type BatchDeployment, type BatchEndpoint, type BatchInputType } from '../client/index.js';
 import { bad, localPathOf, readSpec, specOptions, upload } from './asset-common.js';
 import { inlineConda } from './asset.js';
 import { contextOf, positiveInt, withGlobalOptions } from './context.js';
-import { outcome, predictionsText, progressText, streamJobLog } from './job.js';
+import { outcome, streamJobLog } from './job.js';
 import { fields, formatDuration, formatTime, note, print, table, truncate } from './output.js';
 
 /** `lapis batch-endpoint …` and `lapis batch-deployment …`, as `az ml`. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { downloadDatastorePath } from '../client/download.js';
-import { parseDatastoreUri } from '../client/index.js';
-import { plural, withDownload } from './asset-common.js';
+import { parseDatastoreUri, plural } from '../client/index.js';
+import { withDownload } from './asset-common.js';
 import { contextOf, withGlobalOptions } from './context.js';
 import { formatBytes, print, table } from './output.js';
 

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
-import { LapisError, TERMINAL_JOB_STATUSES, type Job, type JobEvent, type JobLogEntry } from '../client/index.js';
+import { LapisError, plural, predictionsText, progressText, TERMINAL_JOB_STATUSES, type Job, type JobEvent, type JobLogEntry } from '../client/index.js';
 import { downloadJobOutputs } from '../client/download.js';
 import type { JobSpec } from '../specs/index.js';
-import { bad, localEntry, localPathOf, plural, readSpec, specOptions, upload, withDownload } from './asset-common.js';
+import { bad, localEntry, localPathOf, readSpec, specOptions, upload, withDownload } from './asset-common.js';
 import { inlineConda } from './asset.js';
 import { contextOf, positiveInt, withGlobalOptions, type CommandContext } from './context.js';
 import { fields, formatBytes, formatDuration, formatTime, note, print, table, truncate } from './output.js';
@@ -188,21 +188,6 @@ export function outcome(j: Job): string {
     return `Job ${j.name} completed in ${formatDuration(j.duration_ms)}.${registered.length ? `\nRegistered:\n${registered.join('\n')}` : ''}`;
   }
   return `Job ${j.name} ${j.status.toLowerCase()}${j.exit_code !== null ? ` (exit code ${j.exit_code})` : ''}${j.error ? `: ${j.error}` : '.'}`;
-}
-
-/** A batch job's mini-batches: `7/12 mini-batches (1 failed, 10 items failed)`. */
-export function progressText(p: NonNullable<Job['progress']>): string {
-  const finished = p.mini_batches_succeeded + p.mini_batches_failed;
-  return `${finished}/${p.mini_batches_total} mini-batches finished (${p.mini_batches_failed} failed, ${plural(p.items_failed, 'item')} failed)`;
-}
-
-/** Where a batch job's predictions are, once written; a failed job's hold what succeeded before it stopped. */
-export function predictionsText(j: Job): string | undefined {
-  const file = j.tags['lapis.batch_output_file'];
-  const rows = j.progress?.rows_written;
-  if (!file || rows === undefined || !j.progress) return undefined;
-  const partial = j.status === 'Failed' ? `; partial: the ${j.progress.mini_batches_succeeded} mini-batch(es) that succeeded` : '';
-  return `${file} in output score (${plural(rows, 'row')}${partial})`;
 }
 
 function jobView(j: Job, tail: string[]): string {

@@ -1,12 +1,11 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LapisError, type LineageGraph, type LineageNode, type ModelVersion } from '../client/index.js';
+import { LapisError, plural, type LineageGraph, type LineageNode, type ModelVersion } from '../client/index.js';
 import { downloadAssetFiles } from '../client/download.js';
 import {
   bad,
   localEntry,
   localPathOf,
-  plural,
   readSpec,
   registryOf,
   registryOptions,

@@ -1,12 +1,28 @@
 import { LapisError } from '../core/errors.js';
 import type { LapisClient } from './index.js';
 import { filePath, segment as seg } from './paths.js';
+import { plural } from './text.js';
 import type { ContentFile } from './types.js';
 
 /** Jobs and compute targets over the native API (types mirror the server's JSON). */
 
 export type JobStatus = 'Queued' | 'Preparing' | 'Running' | 'Finalizing' | 'Completed' | 'Failed' | 'Canceled';
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['Completed', 'Failed', 'Canceled'];
+
+/** A batch job's mini-batches: `7/12 mini-batches (1 failed, 10 items failed)`. */
+export function progressText(p: NonNullable<Job['progress']>): string {
+  const finished = p.mini_batches_succeeded + p.mini_batches_failed;
+  return `${finished}/${p.mini_batches_total} mini-batches finished (${p.mini_batches_failed} failed, ${plural(p.items_failed, 'item')} failed)`;
+}
+
+/** Where a batch job's predictions are, once written; a failed job's hold what succeeded before it stopped. */
+export function predictionsText(j: Job): string | undefined {
+  const file = j.tags['lapis.batch_output_file'];
+  const rows = j.progress?.rows_written;
+  if (!file || rows === undefined || !j.progress) return undefined;
+  const partial = j.status === 'Failed' ? `; partial: the ${j.progress.mini_batches_succeeded} mini-batch(es) that succeeded` : '';
+  return `${file} in output score (${plural(rows, 'row')}${partial})`;
+}
 
 export interface JobOutput {
   type: string;

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { TERMINAL_JOB_STATUSES, type Job } from '../../../src/client/index.js';
+import { predictionsText, progressText, TERMINAL_JOB_STATUSES, type Job } from '../../../src/client/index.js';
 import { LogView } from '../components/LogView.js';
 import { AsyncView, ErrorView } from '../components/States.js';
 import { KeyValueTable } from '../components/KeyValueTable.js';
@@ -103,6 +103,8 @@ export default function JobPage({ name }: { name: string }) {
                     ['Command', <code>{job.command}</code>],
                     ['Submitted', `${fmtTime(job.created_at)} by ${job.created_by}`],
                     ...Object.entries(job.status_times).map(([s, t]) => [s, fmtTime(t)] as const),
+                    job.progress ? ['Progress', progressText(job.progress)] : null,
+                    predictionsText(job) ? ['Predictions', predictionsText(job)] : null,
                     job.exit_code !== null ? ['Exit code', job.exit_code] : null,
                   ]}
                 />
