@@ -1,2 +1,2 @@
-export { checkKey, joinKey, openBlobStore } from './store.js';
+export { checkKey, joinKey, openBlobStore, readText } from './store.js';
 export type { BlobBody, BlobEntry, BlobStat, BlobStore, BlobStoreOptions, ByteRange, S3StoreOptions } from './store.js';

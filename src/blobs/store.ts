@@ -160,3 +160,10 @@ export function rangeNotSatisfiable(key: string, range: ByteRange, size?: number
   const of = size === undefined ? '' : ` of ${size} bytes`;
   return invalid(`Byte range starting at ${range.start} is beyond the end of '${key}'${of}; request a start below the object size.`);
 }
+
+/** A stored object read whole as UTF-8 text: for small files (MLmodel, MLTable). */
+export async function readText(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}

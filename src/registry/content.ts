@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobStore } from '../blobs/index.js';
-import { checkKey } from '../blobs/index.js';
+import { checkKey, readText } from '../blobs/index.js';
 import { now } from '../core/clock.js';
 import { invalid, notFound } from '../core/errors.js';
 import type { Database } from '../store/db.js';
@@ -118,9 +118,7 @@ export class ContentStore {
   /** A file of the content as text, or undefined when it has no such file. */
   async text(scope: string, hash: string, path: string): Promise<string | undefined> {
     if (!(await this.find(scope, hash))?.files.some((f) => f.path === path)) return undefined;
-    const chunks: Buffer[] = [];
-    for await (const c of (await this.#blobs.get(this.key(scope, hash, path))) as AsyncIterable<Buffer>) chunks.push(c);
-    return Buffer.concat(chunks).toString('utf8');
+    return readText(await this.#blobs.get(this.key(scope, hash, path)));
   }
 
   /** Copies committed content into another scope (sharing to a registry). Skips what is there. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { BlobStore } from '../blobs/index.js';
+import { readText, type BlobStore } from '../blobs/index.js';
 import { invalid, notFound } from '../core/errors.js';
 import type { Tracking } from '../tracking/index.js';
 import type { Workspace } from '../workspaces/service.js';
@@ -121,9 +121,7 @@ export class ModelAssets {
     const { key } = await this.#storageKey(scope, name, version);
     const stat = await this.#blobs.stat(`${key}/${path}`);
     if (!stat || stat.isDir) return undefined;
-    const chunks: Buffer[] = [];
-    for await (const c of (await this.#blobs.get(`${key}/${path}`)) as AsyncIterable<Buffer>) chunks.push(c);
-    return Buffer.concat(chunks).toString('utf8');
+    return readText(await this.#blobs.get(`${key}/${path}`));
   }
 
   async #storageKey(scope: Workspace, name: string, version: string): Promise<{ key: string; uri: string }> {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Selectable } from 'kysely';
+import { readText } from '../blobs/index.js';
 import { now } from '../core/clock.js';
 import { LapisError, alreadyExists, invalid, notFound } from '../core/errors.js';
 import { environmentOf, modelRequirements } from '../compute/environments.js';
@@ -413,11 +414,9 @@ export class BatchService {
   async #datastoreTablePlan(workspace: string, uri: string, what: string): Promise<TablePlan> {
     const at = this.#d.datastores.parse(uri);
     const { files } = await this.#d.datastores.files(workspace, at);
-    if (!files.some((f) => f.path === 'MLTable')) throw files.length === 0 ? invalid(`Nothing is stored at ${uri}.`) : noMLTable(what);
+    if (!files.some((f) => f.path === 'MLTable')) throw files.length === 0 ? invalid(`Nothing is stored at ${uri}; a job output with path: ${uri} writes there.`) : noMLTable(what);
     const { stream } = await this.#d.datastores.open(workspace, { ...at, path: `${at.path.replace(/\/+$/, '')}/MLTable` });
-    const chunks: Buffer[] = [];
-    for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-    return tablePlan(Buffer.concat(chunks).toString('utf8'), files.map((f) => f.path), what);
+    return tablePlan(await readText(stream), files.map((f) => f.path), what);
   }
 
   /** The driver's files as content of the workspace, stored once (their hash changes only with Lapis). */

@@ -218,7 +218,7 @@ class OnnxInstance implements ScoringInstance {
       const timer = setTimeout(() => {
         slot.pings.delete(id);
         resolve(`no answer to a ping within ${timeoutMs / 1000} s`);
-      }, timeoutMs);
+      }, timeoutMs).unref();
       slot.pings.set(id, () => {
         slot.pings.delete(id);
         clearTimeout(timer);
