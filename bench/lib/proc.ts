@@ -53,6 +53,22 @@ export function rssBytes(pid: number): number {
   }
 }
 
+/**
+ * A process's resident memory by kind (/proc/<pid>/status): anonymous (heaps, native allocations),
+ * file-backed (mapped files: code, and a database file mapped by SQLite — page cache the kernel can
+ * reclaim), shared memory. Zeros when the process is gone.
+ */
+export function rssParts(pid: number): { anon: number; file: number; shmem: number } {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // gone: zeros
+  }
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
+}
+
 /** Summed VmRSS of a process tree, and how many processes it counted. */
 export function treeRss(pid: number): { bytes: number; processes: number } {
   const pids = processTree(pid).filter((p) => rssBytes(p) > 0);

@@ -25,7 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpClient, sleep } from '../lib/http.js';
 import { summarize, type LatencySummary } from '../lib/load.js';
-import { machineBusySeconds, rssBytes, treeCpuSeconds, treeRss } from '../lib/proc.js';
+import { machineBusySeconds, rssBytes, rssParts, treeCpuSeconds, treeRss } from '../lib/proc.js';
 import { topSelfTime, type SelfTime } from '../lib/profile.js';
 import { killAllNow, startLapis, startMlflow, stopAll, type RunningServer } from '../lib/servers.js';
 import { expectedMatches, MODELS, seedRegistry, STAGES, TEAMS, VERSIONS, writeVersionsTsv, type SeedVersion } from './dataset.js';
@@ -429,6 +429,7 @@ interface LapisResult {
   afterSearchUpload: UploadPhase;
   idleRss: number;
   afterSearchRss: number;
+  afterSearchParts: ReturnType<typeof rssParts>;
 }
 
 async function benchLapis(work: string, data: ReturnType<typeof seedRegistry>, folder: string): Promise<LapisResult> {
@@ -446,6 +447,7 @@ async function benchLapis(work: string, data: ReturnType<typeof seedRegistry>, f
   let s: SearchPhase;
   let idleRss: number;
   let afterSearchRss: number;
+  let afterSearchParts: ReturnType<typeof rssParts>;
   let afterSearchUpload: UploadPhase;
   try {
     await sleep(2_000);
@@ -455,7 +457,8 @@ async function benchLapis(work: string, data: ReturnType<typeof seedRegistry>, f
     s = await searchPhase(http, server, false);
     describeSearch('Lapis', s);
     afterSearchRss = rssBytes(server.pid);
-    log(`  RSS after the searches (and the 1,000-version verification pages): ${fmt(afterSearchRss / MB, 1)} MB`);
+    afterSearchParts = rssParts(server.pid);
+    log(`  RSS after the searches (and the 1,000-version verification pages): ${fmt(afterSearchRss / MB, 1)} MB (${partsText(afterSearchParts)})`);
     log('Lapis: one content upload on this same server (for its RSS; its throughput is not in the medians)');
     afterSearchUpload = await uploadPhase(server, folder, work, dataDir, 1, 100);
   } finally {
@@ -469,7 +472,7 @@ async function benchLapis(work: string, data: ReturnType<typeof seedRegistry>, f
     log(`Lapis: restarted for the uploads at ${server.url} (pid ${server.pid}); RSS ${fmt(rssBytes(server.pid) / MB, 1)} MB`);
     log(`Lapis: content upload of ${fmt(OPTS.rounds)} rounds (each: cp -r, cp -r + fsync and dd of the folder, then lapis data create)`);
     const upload = await uploadPhase(server, folder, work, dataDir, OPTS.rounds);
-    return { seedSeconds, search: s, upload, afterSearchUpload, idleRss, afterSearchRss };
+    return { seedSeconds, search: s, upload, afterSearchUpload, idleRss, afterSearchRss, afterSearchParts };
   } finally {
     await server.stop();
     log('Lapis: stopped');
@@ -682,7 +685,7 @@ Latency and memory ratios are MLflow/Lapis (> 1× favours Lapis); throughput rat
 - **Data**: generated from a fixed seed, the same rows on both servers, written straight into each SQLite file (100,000 versions through either REST API would take too long). MLflow: \`bench/registry/seed_mlflow.py\` lets MLflow's model-registry SqlAlchemyStore create the schema, then bulk-INSERTs \`registered_models\`, \`model_versions\`, \`model_version_tags\` (workspace \`default\`) as \`create_registered_model\`/\`create_model_version\` write them: ${fmt(m.seedSeconds, 1)} s. Lapis: started once on an empty data dir (migrations), stopped, \`bench/registry/seed_lapis.ts\` inserts the same rows with better-sqlite3 (${fmt(l.seedSeconds, 1)} s), started again. Neither database was ANALYZEd.
 - **Content upload**: a folder of ${c.upload.bigFiles} × ${OPTS.fileMiB} MiB random files plus ${up.files - c.upload.bigFiles} small ones (${fmt(up.bytes / MB)} MB), generated once in a temp dir on the same filesystem as the Lapis data dir, and read from the page cache by every transfer. Timed as a user runs it: \`lapis data create -f data.yml -o json\` (\`type: uri_folder\`, \`path:\` the folder), from the CLI's spawn to its exit. The CLI hashes every file (SHA-256, on worker threads), asks whether the server holds that content (it does not: a small \`round.txt\` changes every round's content hash), PUTs the files 4 at a time over keep-alive \`node:http\` connections, each streamed from disk with its SHA-256 in \`x-lapis-sha256\`, commits the file list and creates the asset. The server hashes every byte again on the way in (an upload is verified, never trusted), writes it to its file blob store and fsyncs each file (and its folder) before the upload can be committed.
   **The reference is a durable copy**: \`cp -r\` of the folder to the same filesystem, then \`sync\` of every copied file and folder (fsync each), timed together. A registry must have the bytes on disk before it reports an upload stored, as Lapis does; a copy that ends in the page cache (\`cp -r\` alone, the reference before 2026-11-26) measures memory bandwidth, not the disk, and finishes before its data is safe. Both are shown, with the raw disk (\`dd bs=8M conv=fsync\` of each file, one after the other, summed). Every copy runs just before each upload and is deleted and synced away (untimed) before the next transfer, so none inherits another's write-back. ${up.rounds.length} rounds, medians reported: ${rounds}.
-  Peak RSS: VmRSS of the Lapis server from \`/proc/<pid>/status\` every ${c.upload.rssEveryMs} ms during each upload, and the kernel's VmHWM (reset through \`/proc/<pid>/clear_refs\` before each upload); the larger is reported. The timed uploads ran on a freshly restarted server (RSS before them: ${fmt(up.rssBefore / MB, 1)} MB), so that figure is the upload's own. One more upload ran, before that restart, on the server that had just served the search phase including its 1,000-version verification pages (${fmt(l.idleRss / MB, 1)} MB after start, ${fmt(l.afterSearchRss / MB, 1)} MB after the searches): the "right after the search phase" row (that upload: ${fmt(l.afterSearchUpload.bytes / MB / ((l.afterSearchUpload.rounds[0]?.upload.totalMs ?? Number.NaN) / 1000))} MB/s, not in the medians).
+  Peak RSS: VmRSS of the Lapis server from \`/proc/<pid>/status\` every ${c.upload.rssEveryMs} ms during each upload, and the kernel's VmHWM (reset through \`/proc/<pid>/clear_refs\` before each upload); the larger is reported. The timed uploads ran on a freshly restarted server (RSS before them: ${fmt(up.rssBefore / MB, 1)} MB), so that figure is the upload's own. One more upload ran, before that restart, on the server that had just served the search phase including its 1,000-version verification pages (${fmt(l.idleRss / MB, 1)} MB after start, ${fmt(l.afterSearchRss / MB, 1)} MB after the searches: ${partsText(l.afterSearchParts)}): the "right after the search phase" row (that upload: ${fmt(l.afterSearchUpload.bytes / MB / ((l.afterSearchUpload.rounds[0]?.upload.totalMs ?? Number.NaN) / 1000))} MB/s, not in the medians).
   ${mlflowUp}
 - The servers ran one after the other (MLflow first), never both at once; the load generator and the upload client ran on the same machine. Before each timed phase (and each upload round) the bench waits up to ${c.quiet.maxWaitMs / 1000} s for other processes to use less than ${c.quiet.otherCores} cores.
 ${profiles}`;
@@ -800,3 +803,8 @@ main().then(
     process.exitCode = 1;
   },
 );
+
+/** What a resident set is made of, for the report. */
+function partsText(p: ReturnType<typeof rssParts>): string {
+  return `anonymous ${fmt(p.anon / MB, 1)} MB — heaps and native allocations — and file-backed ${fmt(p.file / MB, 1)} MB — code and the database file SQLite maps (mmap_size), page cache the kernel can reclaim${p.shmem ? `; shared ${fmt(p.shmem / MB, 1)} MB` : ''}`;
+}
