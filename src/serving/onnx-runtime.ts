@@ -22,7 +22,7 @@ import { DeploymentSet, type RunningDeployment } from './deployments.js';
 import type { InstanceState, InstanceView, ScoreAnswer, ScoringInstance } from './instance.js';
 import { loadModel, type ModelInfo, type OnnxModel } from './onnx-model.js';
 import type { WorkerConfig, WorkerFaults, WorkerPing, WorkerPong, WorkerReady, WorkerReply } from './onnx-worker.js';
-import { watch, type ProbeSettings } from './probes.js';
+import { watchWorker, type ProbedWorker, type Probes } from './probes.js';
 
 const WORKER_SCRIPT = new URL('./onnx-worker.js', import.meta.url);
 const MAX_BACKOFF_MS = 30_000;
@@ -42,7 +42,7 @@ export interface OnnxInstanceSpec {
   instanceCount: number;
   workersPerInstance: number;
   maxConcurrent: number;
-  probes: { liveness: ProbeSettings; readiness: ProbeSettings };
+  probes: Probes;
   logDir: string;
 }
 
@@ -52,17 +52,12 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-interface WorkerSlot {
+interface WorkerSlot extends ProbedWorker {
   index: number;
   worker: Worker | undefined;
-  ready: boolean;
   pending: Map<number, Pending>;
   /** Probes waiting for their pong, by id. */
   pings: Map<number, () => void>;
-  /** Alive but failing its readiness probe. */
-  unready?: boolean;
-  /** Stops its probes. */
-  unwatch?: () => void;
 }
 
 class OnnxInstance implements ScoringInstance {
@@ -182,33 +177,16 @@ class OnnxInstance implements ScoringInstance {
 
   /** Liveness terminates a worker that stopped answering pings (its exit restarts it); readiness takes it out of routing meanwhile. */
   #watch(slot: WorkerSlot, worker: Worker, log: (line: string) => void): void {
-    const { liveness, readiness } = this.d.spec.probes;
     const ping = (timeoutMs: number) => this.#ping(slot, worker, timeoutMs);
-    const stopLiveness = watch(liveness, ping, {
-      unhealthy: (n, why) => {
-        log(`[lapis] liveness probe failed ${n} times in a row (${why}): terminating the worker thread`);
-        void worker.terminate();
-      },
-      healthy: () => undefined, // a terminated thread does not come back: it is restarted
+    watchWorker(slot, this.d.spec.probes, {
+      live: ping,
+      ready: ping,
+      noun: 'worker thread',
+      end: () => void worker.terminate(),
+      ending: 'terminating the worker thread',
+      log: (line) => log(`[lapis] ${line}`),
+      changed: () => this.#refreshState(),
     });
-    const stopReadiness = watch(readiness, ping, {
-      unhealthy: (n, why) => {
-        log(`[lapis] readiness probe failed ${n} times in a row (${why}): no requests are sent to this worker thread until it passes`);
-        slot.ready = false;
-        slot.unready = true;
-        this.#refreshState();
-      },
-      healthy: () => {
-        log('[lapis] readiness probe passes again: requests are sent to this worker thread');
-        slot.ready = true;
-        slot.unready = false;
-        this.#refreshState();
-      },
-    });
-    slot.unwatch = () => {
-      stopLiveness();
-      stopReadiness();
-    };
   }
 
   /** A ping the worker answers between runs: undefined when it did within `timeoutMs`, else why not. */

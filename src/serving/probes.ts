@@ -18,7 +18,13 @@ export interface ProbeSettings {
 
 const DEFAULTS: ProbeSettings = { initial_delay: 10, period: 10, timeout: 2, success_threshold: 1, failure_threshold: 30 };
 
-export function probeSettings(spec: OnlineDeploymentSpec): { liveness: ProbeSettings; readiness: ProbeSettings } {
+/** A deployment's two probes. */
+export interface Probes {
+  liveness: ProbeSettings;
+  readiness: ProbeSettings;
+}
+
+export function probeSettings(spec: OnlineDeploymentSpec): Probes {
   return { liveness: { ...DEFAULTS, ...spec.liveness_probe }, readiness: { ...DEFAULTS, ...spec.readiness_probe } };
 }
 
@@ -67,5 +73,63 @@ export function watch(settings: ProbeSettings, check: (timeoutMs: number) => Pro
   return () => {
     stopped = true;
     clearTimeout(timer);
+  };
+}
+
+/** A scoring worker as the probes see it: whether it is routed to, and how to stop probing it. */
+export interface ProbedWorker {
+  ready: boolean;
+  /** Alive but failing its readiness probe. */
+  unready?: boolean;
+  /** Stops its probes. */
+  unwatch?: () => void;
+}
+
+type Check = (timeoutMs: number) => Promise<string | undefined>;
+
+/**
+ * Both probes of one worker (a Python process or an ONNX worker thread): liveness ends it (its exit
+ * restarts it); readiness takes it out of routing meanwhile, and back once it passes again.
+ */
+export function watchWorker(
+  w: ProbedWorker,
+  probes: Probes,
+  how: {
+    live: Check;
+    ready: Check;
+    /** What the worker is, for the log: 'process', 'worker thread'. */
+    noun: string;
+    /** Ends the worker; `ending` says so in the log ('killing the scoring process'). */
+    end: () => void;
+    ending: string;
+    log: (line: string) => void;
+    /** The worker's routing changed: the instance's state follows it. */
+    changed: () => void;
+  },
+): void {
+  const stopLiveness = watch(probes.liveness, how.live, {
+    unhealthy: (n, why) => {
+      how.log(`liveness probe failed ${n} times in a row (${why}): ${how.ending}`);
+      how.end();
+    },
+    healthy: () => undefined, // an ended worker does not come back: it is restarted
+  });
+  const stopReadiness = watch(probes.readiness, how.ready, {
+    unhealthy: (n, why) => {
+      how.log(`readiness probe failed ${n} times in a row (${why}): no requests are sent to this ${how.noun} until it passes`);
+      w.ready = false;
+      w.unready = true;
+      how.changed();
+    },
+    healthy: () => {
+      how.log(`readiness probe passes again: requests are sent to this ${how.noun}`);
+      w.ready = true;
+      w.unready = false;
+      how.changed();
+    },
+  });
+  w.unwatch = () => {
+    stopLiveness();
+    stopReadiness();
   };
 }

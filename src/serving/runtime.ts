@@ -14,7 +14,7 @@ import { tail } from '../compute/tail.js';
 import { request as httpRequest, Agent } from 'node:http';
 import { DeploymentSet, type RunningDeployment } from './deployments.js';
 import type { InstanceState, InstanceView, ScoreAnswer, ScoringInstance } from './instance.js';
-import { watch, type ProbeSettings } from './probes.js';
+import { watchWorker, type ProbedWorker, type Probes } from './probes.js';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,24 +34,19 @@ export interface InstanceSpec {
   instanceCount: number;
   workersPerInstance: number;
   maxConcurrent: number;
-  probes: { liveness: ProbeSettings; readiness: ProbeSettings };
+  probes: Probes;
   logDir: string;
 }
 
 /** One scoring process of an instance. */
-interface HostWorker {
+interface HostWorker extends ProbedWorker {
   index: number;
   port: number;
   child: ChildProcess | undefined;
-  ready: boolean;
   inflight: number;
   restarts: number;
   /** The traceback of a failed init(): this worker is never routed to nor restarted. */
   error?: string;
-  /** Alive but failing its readiness probe. */
-  unready?: boolean;
-  /** Stops its probes. */
-  unwatch?: () => void;
 }
 
 interface Deployment extends RunningDeployment<PythonInstance> {
@@ -145,33 +140,15 @@ class PythonInstance implements ScoringInstance {
 
   /** Liveness kills a process that stopped answering (its exit restarts it); readiness takes it out of routing meanwhile. */
   #watch(w: HostWorker, child: ChildProcess, prefix: string): void {
-    const { liveness, readiness } = this.d.spec.probes;
-    const log = (line: string): void => void this.d.log.write(`${prefix}[lapis] ${line}\n`);
-    const stopLiveness = watch(liveness, (t) => probe(w.port, '/live', t), {
-      unhealthy: (n, why) => {
-        log(`liveness probe failed ${n} times in a row (${why}): killing the scoring process`);
-        child.kill('SIGKILL');
-      },
-      healthy: () => undefined, // a dead process does not come back: it is restarted
+    watchWorker(w, this.d.spec.probes, {
+      live: (t) => probe(w.port, '/live', t),
+      ready: (t) => probe(w.port, '/ready', t),
+      noun: 'process',
+      end: () => child.kill('SIGKILL'),
+      ending: 'killing the scoring process',
+      log: (line) => void this.d.log.write(`${prefix}[lapis] ${line}\n`),
+      changed: () => this.#refreshState(),
     });
-    const stopReadiness = watch(readiness, (t) => probe(w.port, '/ready', t), {
-      unhealthy: (n, why) => {
-        log(`readiness probe failed ${n} times in a row (${why}): no requests are sent to this process until it passes`);
-        w.ready = false;
-        w.unready = true;
-        this.#refreshState();
-      },
-      healthy: () => {
-        log('readiness probe passes again: requests are sent to this process');
-        w.ready = true;
-        w.unready = false;
-        this.#refreshState();
-      },
-    });
-    w.unwatch = () => {
-      stopLiveness();
-      stopReadiness();
-    };
   }
 
   async #waitReady(w: HostWorker, child: ChildProcess): Promise<void> {

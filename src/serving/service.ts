@@ -27,7 +27,7 @@ import { parseMlModel } from '../registry/mlmodel.js';
 import type { InstanceView } from './instance.js';
 import { readFrom, tailLines } from '../compute/tail.js';
 import { workerCount } from './instance.js';
-import { probeSettings, type ProbeSettings } from './probes.js';
+import { probeSettings, type Probes } from './probes.js';
 import { onnxDeployment, onnxInstanceSpec } from './onnx-deployment.js';
 import { Runtimes, type DeploymentSpec, type RuntimeKind } from './runtimes.js';
 import { ServingStats, type DeploymentMetrics } from './stats.js';
@@ -56,7 +56,7 @@ export interface DeploymentView {
   instance_count: number;
   request_settings: { request_timeout_ms: number; max_concurrent_requests_per_instance: number };
   /** The probes in effect (Azure ML's defaults where the YAML is silent); the ONNX runtime runs in the server's process and is not probed. */
-  probes: { liveness: ProbeSettings; readiness: ProbeSettings };
+  probes: Probes;
   /** python: scoring processes; onnx: ONNX Runtime worker threads inside the server. */
   runtime: RuntimeKind;
   instances: InstanceView[];
