@@ -87,15 +87,20 @@ function timed(cmd: string, argv: readonly string[], env: NodeJS.ProcessEnv = pr
   });
 }
 
+/** How the CLI sends the files: copied into the server's store (its default on the server's machine), or over HTTP. */
+export type Transfer = 'direct' | 'http';
+
 /**
  * One upload as a user runs it: `lapis data create -f data.yml` with `path:` the folder, timed from
- * the CLI's spawn to its exit (hashing, the PUTs, the commit and the asset's creation).
+ * the CLI's spawn to its exit (hashing, the transfer, the commit and the asset's creation). `http`
+ * sets LAPIS_DIRECT_UPLOAD=0, so the files stream over HTTP as they do from another machine.
  */
-export async function uploadWithCli(root: string, serverUrl: string, folder: string, ymlDir: string, files: readonly LocalFile[], round: number): Promise<UploadTiming> {
+export async function uploadWithCli(root: string, serverUrl: string, folder: string, ymlDir: string, files: readonly LocalFile[], version: string, transfer: Transfer = 'direct'): Promise<UploadTiming> {
   const yml = join(ymlDir, 'data.yml');
-  writeFileSync(yml, `name: bench-upload\nversion: "${round}"\ntype: uri_folder\npath: ${JSON.stringify(folder)}\n`);
+  writeFileSync(yml, `name: bench-upload\nversion: "${version}"\ntype: uri_folder\npath: ${JSON.stringify(folder)}\n`);
   const cpu0 = childrenCpuSeconds();
-  const { ms, stdout } = await timed(process.execPath, [join(root, 'dist/cli/main.js'), 'data', 'create', '-f', yml, '-o', 'json'], { ...process.env, LAPIS_URL: serverUrl });
+  const env = { ...process.env, LAPIS_URL: serverUrl, ...(transfer === 'http' ? { LAPIS_DIRECT_UPLOAD: '0' } : {}) };
+  const { ms, stdout } = await timed(process.execPath, [join(root, 'dist/cli/main.js'), 'data', 'create', '-f', yml, '-o', 'json'], env);
   const clientCpuS = childrenCpuSeconds() - cpu0;
   const asset = JSON.parse(stdout) as { content_hash?: string };
   if (!asset.content_hash) throw new Error(`lapis data create answered without a content hash: ${stdout.slice(0, 300)}`);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -220,5 +220,78 @@ describe('fs backend', () => {
     const paths: string[] = [];
     for await (const entry of store.listRecursive('d')) paths.push(entry.path);
     expect(paths).toEqual(['visible.txt']);
+  });
+
+  describe('staging (direct uploads)', () => {
+    const staging = () => {
+      if (!store.staging) throw new Error('a filesystem store has staging');
+      return store.staging;
+    };
+
+    it('opens a private folder with a token beside it, hidden from listings', async () => {
+      await store.put('kept.txt', 'k');
+      const upload = await staging().open();
+      expect(upload.id).toMatch(/^[0-9a-f]{32}$/);
+      expect(await readFile(upload.tokenFile, 'utf8')).toBe(upload.token);
+      expect((await stat(upload.dir)).mode & 0o777).toBe(0o700);
+      expect(await store.list('')).toEqual([{ path: 'kept.txt', isDir: false, size: 1 }]);
+      const paths: string[] = [];
+      for await (const entry of store.listRecursive('')) paths.push(entry.path);
+      expect(paths).toEqual(['kept.txt']);
+    });
+
+    it('publishes staged files under their keys and removes the folder', async () => {
+      const upload = await staging().open();
+      await mkdir(join(upload.dir, 'sub'), { recursive: true });
+      await writeFile(join(upload.dir, 'a.txt'), 'alpha');
+      await writeFile(join(upload.dir, 'sub', 'b.txt'), 'bravo!');
+      await staging().publish(upload.id, [
+        { path: 'a.txt', key: 'ws/content/h/a.txt', size: 5 },
+        { path: 'sub/b.txt', key: 'ws/content/h/sub/b.txt', size: 6 },
+      ]);
+      expect(await text(await store.get('ws/content/h/a.txt'))).toBe('alpha');
+      expect(await text(await store.get('ws/content/h/sub/b.txt'))).toBe('bravo!');
+      expect(await readdir(join(root, '.uploads'))).toEqual([]);
+    });
+
+    it('refuses a missing file, a wrong size, a link or a hard-linked file before moving any', async () => {
+      const upload = await staging().open();
+      await writeFile(join(upload.dir, 'ok.txt'), 'fine');
+      const cases: [string, () => Promise<void>, number, RegExp][] = [
+        ['gone.txt', async () => undefined, 1, /'gone.txt' is missing/],
+        ['short.txt', () => writeFile(join(upload.dir, 'short.txt'), 'abc'), 4, /'short.txt' is 3 bytes, not 4/],
+        ['link.txt', () => symlink(join(base, 'outside.txt'), join(upload.dir, 'link.txt')), 0, /not a regular file/],
+        ['hard.txt', async () => {
+          await writeFile(join(base, 'mine.txt'), 'mine');
+          await link(join(base, 'mine.txt'), join(upload.dir, 'hard.txt'));
+        }, 4, /other hard links/],
+      ];
+      await writeFile(join(base, 'outside.txt'), '');
+      for (const [path, make, size, message] of cases) {
+        await make();
+        const err = staging().publish(upload.id, [
+          { path: 'ok.txt', key: 'ws/content/h/ok.txt', size: 4 },
+          { path, key: `ws/content/h/${path}`, size },
+        ]);
+        await expect(err).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) as unknown });
+      }
+      // Nothing moved: the good file is still staged, nothing is stored.
+      expect(await readFile(join(upload.dir, 'ok.txt'), 'utf8')).toBe('fine');
+      expect(await store.stat('ws')).toBeNull();
+    });
+
+    it('refuses an id it did not make, discards a folder, and sweeps abandoned ones on open', async () => {
+      await expect(staging().publish('../../etc', [])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/Invalid direct upload id/) as unknown });
+      await expect(staging().discard('x/../..')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      const dropped = await staging().open();
+      await staging().discard(dropped.id);
+      expect(await readdir(join(root, '.uploads'))).toEqual([]);
+
+      const old = await staging().open();
+      const day = new Date(Date.now() - 25 * 60 * 60 * 1000);
+      await utimes(join(root, '.uploads', old.id), day, day);
+      const fresh = await staging().open();
+      expect(await readdir(join(root, '.uploads'))).toEqual([fresh.id]);
+    });
   });
 });

@@ -17,6 +17,7 @@ import {
   type BlobStore,
   type ByteRange,
 } from './store.js';
+import { FsStaging, STAGING_DIR } from './fs-staging.js';
 
 // `.<name>.<16 hex>.tmp`: the shape put() gives its temp files, hidden from listings.
 const TEMP_NAME = /^\..*\.[0-9a-f]{16}\.tmp$/;
@@ -33,12 +34,27 @@ export async function openFsBlobStore(root: string): Promise<BlobStore> {
 
 class FsBlobStore implements BlobStore {
   private readonly rootPrefix: string;
+  readonly staging: FsStaging;
 
   constructor(
     readonly uri: string,
     private readonly root: string,
   ) {
     this.rootPrefix = root.endsWith(sep) ? root : root + sep;
+    this.staging = new FsStaging(root, (key) => this.place(key), syncDir);
+  }
+
+  /** The path of `key`, its parent folders created (confined to the root first, as in put). */
+  private async place(key: string): Promise<string> {
+    const k = checkKey(key);
+    const target = this.pathOf(k);
+    await this.confine(dirname(target), k);
+    await mkdir(dirname(target), { recursive: true }).catch((err: unknown) => {
+      throw errno(err) === 'ENOTDIR' || errno(err) === 'EEXIST'
+        ? new LapisError('CONFLICT', `Cannot store '${k}': one of its parent directories is a file; delete it first or choose another path.`)
+        : err;
+    });
+    return target;
   }
 
   async put(key: string, body: BlobBody): Promise<{ size: number }> {
@@ -204,9 +220,9 @@ class FsBlobStore implements BlobStore {
     });
   }
 
-  /** A listing entry's type and size: temp files, special files and links leaving the root are skipped. */
+  /** A listing entry's type and size: temp files, staging folders, special files and links leaving the root are skipped. */
   private async kindOf(dir: string, dirent: Dirent): Promise<{ isDir: boolean; size: number } | null> {
-    if (TEMP_NAME.test(dirent.name)) return null;
+    if (TEMP_NAME.test(dirent.name) || (dir === this.root && dirent.name === STAGING_DIR)) return null;
     const path = join(dir, dirent.name);
     if (dirent.isSymbolicLink()) {
       const real = await realpath(path).catch(() => null);

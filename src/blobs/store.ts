@@ -37,6 +37,35 @@ export interface BlobStore {
   /** A file, or everything under a prefix; missing is not an error. */
   delete(key: string): Promise<void>;
   close(): Promise<void>;
+  /** Direct writes by clients on the store's own machine; only a local filesystem store has them. */
+  readonly staging?: BlobStaging;
+}
+
+/**
+ * A client that can write the store's folder copies files into a private staging folder itself
+ * (a kernel copy, no HTTP, no second pass over the bytes on the server), then the server publishes
+ * them under their keys. Such a client could write the stored objects directly, so its files are
+ * trusted as written: what is checked is their shape (regular files of the declared sizes).
+ */
+export interface BlobStaging {
+  /** A new staging folder (mode 0700), and a token file beside it that proves a client sees this filesystem. */
+  open(): Promise<StagedUpload>;
+  /**
+   * Moves staged files (their `/`-separated paths inside the folder) to their keys, each one
+   * fsynced, then removes the folder. Every file is checked before the first one moves.
+   */
+  publish(id: string, files: readonly { path: string; key: string; size: number }[]): Promise<void>;
+  /** Removes a staging folder and what is in it; an unknown id is not an error. */
+  discard(id: string): Promise<void>;
+}
+
+export interface StagedUpload {
+  id: string;
+  /** Absolute path of the folder the client writes the files into. */
+  dir: string;
+  /** Absolute path of a file holding `token`. */
+  tokenFile: string;
+  token: string;
 }
 
 export interface S3StoreOptions {

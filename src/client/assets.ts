@@ -7,6 +7,7 @@ import type {
   ContentCommit,
   ContentFile,
   ContentStatus,
+  DirectUpload,
   LineageGraph,
   ListAssetsOptions,
   ModelVersion,
@@ -62,9 +63,22 @@ export class ContentApi {
     });
   }
 
-  /** Completes an upload: the server checks every file is stored with its size, and the list hashes to `hash`. */
-  async commit(hash: string, files: ContentFile[], opts: ScopeOptions = {}): Promise<ContentCommit> {
-    return this.#c.request('POST', `/api/v1/content/${segment('content hash', hash)}/commit`, { query: scope(opts), body: { files } });
+  /**
+   * Completes an upload: the server checks every file is stored with its size, and the list hashes
+   * to `hash`. With `direct`, the files are taken from that direct upload's staging folder.
+   */
+  async commit(hash: string, files: ContentFile[], opts: ScopeOptions & { direct?: string } = {}): Promise<ContentCommit> {
+    return this.#c.request('POST', `/api/v1/content/${segment('content hash', hash)}/commit`, { query: scope(opts), body: opts.direct ? { files, direct: opts.direct } : { files } });
+  }
+
+  /** Opens a direct upload when the server's store is a local folder and this client runs on its machine. */
+  async openDirect(opts: ScopeOptions = {}): Promise<DirectUpload> {
+    return this.#c.request('POST', '/api/v1/content/uploads', { query: scope(opts) });
+  }
+
+  /** Abandons a direct upload: its staging folder and the copies in it are removed. */
+  async discardDirect(id: string, opts: ScopeOptions = {}): Promise<void> {
+    await this.#c.request('DELETE', `/api/v1/content/uploads/${segment('upload id', id)}`, { query: scope(opts) });
   }
 }
 

@@ -432,6 +432,9 @@ export interface ContentCommit {
   files: number;
 }
 
+/** A direct upload: a staging folder on the server's machine that a local client copies files into. */
+export type DirectUpload = { direct: true; id: string; dir: string; tokenFile: string; token: string } | { direct: false; reason: string };
+
 export interface Registry {
   name: string;
   description: string;

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { manifestHash as serverManifestHash } from '../registry/content.js';
 import { hashFile, hashFiles } from './hashing.js';
 import { LapisClient } from './index.js';
-import { isIgnored, listLocalFiles, manifestHash, parseIgnore, putFile } from './upload.js';
+import { isIgnored, listLocalFiles, manifestHash, parseIgnore, putFile, uploadContent } from './upload.js';
 
 const ignored = (patterns: string, path: string, isDir = false, base = ''): boolean => isIgnored(parseIgnore(patterns, base), path, isDir);
 
@@ -151,3 +151,46 @@ describe('putFile', () => {
     }
   });
 });
+
+describe('direct uploads: when the client cannot use the staging folder', () => {
+  // A stand-in server (node:http) that offers a direct upload whose token file this client reads
+  // back wrong, as a client on another machine with the same path would: the files must go over
+  // HTTP and the offered staging folder be given back. The real server's side is in the
+  // integration suite (test/integration/assets.test.ts).
+  it('gives the staging folder back and sends the files over HTTP', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lapis-direct-'));
+    await mkdir(join(root, 'data'));
+    await writeFile(join(root, 'data', 'a.txt'), 'alpha');
+    await writeFile(join(root, 'token'), 'not the token');
+    const calls: string[] = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        calls.push(`${req.method} ${req.url?.replace(/[0-9a-f]{64}/, '<hash>')}`);
+        res.setHeader('content-type', 'application/json');
+        if (req.url?.includes('/api/v1/content/uploads') && req.method === 'POST') res.end(JSON.stringify({ direct: true, id: 'f'.repeat(32), dir: join(root, 'staged'), tokenFile: join(root, 'token'), token: 'the token' }));
+        else if (req.method === 'DELETE') res.writeHead(204).end();
+        else if (req.method === 'GET') res.end(JSON.stringify({ exists: false }));
+        else if (req.method === 'PUT') res.end(JSON.stringify({ path: 'a.txt', size: 5 }));
+        else res.end(JSON.stringify({ hash: 'h', size: 5, files: 1 }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new LapisClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, workspace: 'w' });
+    try {
+      const result = await uploadContent(client, join(root, 'data'), { log: () => undefined, progressBar: false });
+      expect(result).toMatchObject({ reused: false, transfer: 'http', size: 5 });
+      expect(calls).toEqual([
+        'GET /workspaces/w/api/v1/content/<hash>',
+        'POST /workspaces/w/api/v1/content/uploads',
+        `DELETE /workspaces/w/api/v1/content/uploads/${'f'.repeat(32)}`,
+        'PUT /workspaces/w/api/v1/content/<hash>/files/a.txt',
+        'POST /workspaces/w/api/v1/content/<hash>/commit',
+      ]);
+    } finally {
+      server.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+

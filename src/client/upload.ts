@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, copyFile, mkdir, open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { LapisError } from '../core/errors.js';
+import { pool } from '../core/pool.js';
 import { escapeRegex, globBody } from '../core/glob.js';
 import { hashFiles } from './hashing.js';
 import { errorFrom, unreachable, type LapisClient } from './index.js';
@@ -14,7 +15,9 @@ import type { ContentFile } from './types.js';
 /**
  * Uploads a local file or folder as content-addressed content (Node only: the rest of the SDK runs
  * in browsers too). Files are hashed as they stream from disk, never held in memory; the manifest
- * hash names the upload, so content the server already holds is never sent again.
+ * hash names the upload, so content the server already holds is never sent again. To a server on
+ * this machine whose store is a local folder, files are copied straight into the store (a direct
+ * upload); to any other, they are streamed over HTTP.
  *
  * Folders honour `.amlignore`, or else `.gitignore`, in each directory (gitignore patterns: `*`,
  * `?`, `[a-z]`, `**`, a trailing `/` for directories, a leading `!` to re-include); `.git` folders
@@ -153,6 +156,12 @@ export interface UploadOptions {
   registry?: string;
   /** Files uploaded at once (default 4). */
   concurrency?: number;
+  /**
+   * Copy the files straight into the server's store when it is a local folder this process can
+   * write (a server on this machine): no HTTP, no second hashing pass. Default: yes, unless the
+   * environment sets LAPIS_DIRECT_UPLOAD=0. Otherwise, and when it cannot, the files go over HTTP.
+   */
+  direct?: boolean;
   /** Called as bytes go out. */
   onProgress?: (progress: UploadProgress) => void;
   /** Draw a progress line on stderr (default: when stderr is a terminal). */
@@ -171,6 +180,8 @@ export interface UploadResult {
   size: number;
   /** True when the server already held this content, so nothing was sent. */
   reused: boolean;
+  /** How the files reached the server: not at all (reused), over HTTP, or copied into its store directly. */
+  transfer: 'none' | 'http' | 'direct';
 }
 
 /** Reads of 1 MiB: a tenth of the per-chunk work of the 64 KiB default on the way to the socket. */
@@ -214,33 +225,6 @@ export function putFile(
   });
 }
 
-/** Runs `work` over `items`, `limit` at a time; the first failure stops the rest and is thrown. */
-async function pool<T>(items: readonly T[], limit: number, signal: AbortSignal | undefined, work: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
-  const controller = new AbortController();
-  const stop = (): void => controller.abort(signal?.reason);
-  signal?.addEventListener('abort', stop, { once: true });
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (!failure && !controller.signal.aborted && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item, controller.signal);
-      } catch (error) {
-        failure ??= { error };
-        controller.abort();
-      }
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  } finally {
-    signal?.removeEventListener('abort', stop);
-  }
-  if (failure) throw failure.error;
-  signal?.throwIfAborted();
-}
-
 /**
  * Uploads a local file or folder unless the server already holds the same content, then commits
  * it. Returns the manifest hash to send as the asset's `content`.
@@ -259,7 +243,7 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
 
   if ((await client.content.exists(hash, scope)).exists) {
     log(`${label}: unchanged, reusing stored content ${hash.slice(0, 12)} (${files.length} file${files.length === 1 ? '' : 's'}, ${formatBytes(size)}).`);
-    return { hash, files, size, reused: true };
+    return { hash, files, size, reused: true, transfer: 'none' };
   }
 
   const progress: UploadProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: size };
@@ -270,27 +254,116 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
   };
   report();
   const concurrency = opts.concurrency ?? 4;
-  const agent = new (client.url.startsWith('https:') ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: concurrency });
+  const direct = (opts.direct ?? process.env.LAPIS_DIRECT_UPLOAD !== '0') ? await openDirect(client, scope) : undefined;
   try {
-    await pool(hashed, concurrency, opts.signal, async (f, signal) => {
-      await putFile(client, agent, hash, f, {
-        ...scope,
-        signal,
-        onBytes: (n) => {
-          progress.bytes += n;
-          report();
-        },
-      });
-      progress.files += 1;
-      report();
-    });
+    if (direct) await copyDirect(hashed, direct.dir, concurrency, progress, report, opts.signal);
+    else await sendHttp(client, hash, hashed, concurrency, progress, report, { ...scope, ...(opts.signal ? { signal: opts.signal } : {}) });
+  } catch (err) {
+    if (direct) await client.content.discardDirect(direct.id, scope).catch(() => undefined);
+    throw err;
   } finally {
-    agent.destroy();
     bar?.done();
   }
-  await client.content.commit(hash, files, scope);
-  log(`${label}: uploaded ${files.length} file${files.length === 1 ? '' : 's'} (${formatBytes(size)}) as content ${hash.slice(0, 12)}.`);
-  return { hash, files, size, reused: false };
+  await client.content.commit(hash, files, { ...scope, ...(direct ? { direct: direct.id } : {}) });
+  const how = direct ? ", copied straight into the server's store" : '';
+  log(`${label}: uploaded ${files.length} file${files.length === 1 ? '' : 's'} (${formatBytes(size)}) as content ${hash.slice(0, 12)}${how}.`);
+  return { hash, files, size, reused: false, transfer: direct ? 'direct' : 'http' };
+}
+
+type Hashed = LocalFile & { sha256: string };
+
+/** PUTs the files `concurrency` at a time over keep-alive connections; the server hashes each again. */
+async function sendHttp(
+  client: LapisClient,
+  hash: string,
+  files: readonly Hashed[],
+  concurrency: number,
+  progress: UploadProgress,
+  report: () => void,
+  opts: { registry?: string; signal?: AbortSignal },
+): Promise<void> {
+  const agent = new (client.url.startsWith('https:') ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: concurrency });
+  try {
+    await pool(
+      files,
+      concurrency,
+      async (f, signal) => {
+        await putFile(client, agent, hash, f, {
+          ...(opts.registry ? { registry: opts.registry } : {}),
+          signal,
+          onBytes: (n) => {
+            progress.bytes += n;
+            report();
+          },
+        });
+        progress.files += 1;
+        report();
+      },
+      opts.signal,
+    );
+  } finally {
+    agent.destroy();
+  }
+}
+
+/**
+ * A direct upload this client can use: the server's store is a local folder, and the token the
+ * server wrote beside the staging folder reads back here, so this process sees the same
+ * filesystem and may write there. Undefined otherwise (another machine, another user, an S3
+ * store, an older server): the files then go over HTTP.
+ */
+async function openDirect(client: LapisClient, scope: { registry?: string }): Promise<{ id: string; dir: string } | undefined> {
+  const upload = await client.content.openDirect(scope).catch(() => undefined);
+  if (!upload?.direct) return undefined;
+  const token = await readFile(upload.tokenFile, 'utf8').catch(() => undefined);
+  const writable = token === upload.token && (await access(upload.dir, constants.W_OK).then(() => true, () => false));
+  if (writable) return upload;
+  await client.content.discardDirect(upload.id, scope).catch(() => undefined);
+  return undefined;
+}
+
+/** How often the progress of files being copied is read off their copies' sizes. */
+const COPY_PROGRESS_MS = 200;
+
+/**
+ * Copies the files into a staging folder, `concurrency` at a time: a kernel copy (a clone where
+ * the filesystem can), then an fsync, so the server's publish finds the bytes already on disk.
+ */
+async function copyDirect(files: readonly Hashed[], dir: string, concurrency: number, progress: UploadProgress, report: () => void, signal?: AbortSignal): Promise<void> {
+  let copied = 0;
+  const copying = new Set<string>();
+  const poll = setInterval(() => {
+    void Promise.all([...copying].map((p) => stat(p).then((s) => s.size, () => 0))).then((sizes) => {
+      progress.bytes = copied + sizes.reduce((a, b) => a + b, 0);
+      report();
+    });
+  }, COPY_PROGRESS_MS).unref();
+  try {
+    await pool(
+      files,
+      concurrency,
+      async (f) => {
+        const target = join(dir, ...f.path.split('/'));
+        await mkdir(dirname(target), { recursive: true });
+        copying.add(target);
+        await copyFile(f.local, target, constants.COPYFILE_FICLONE);
+        const handle = await open(target, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        copying.delete(target);
+        copied += f.size;
+        progress.bytes = copied;
+        progress.files += 1;
+        report();
+      },
+      signal,
+    );
+  } finally {
+    clearInterval(poll);
+  }
 }
 
 // ------------------------------------------------------------------ progress

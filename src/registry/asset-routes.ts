@@ -82,6 +82,24 @@ export async function assetRoutes(app: FastifyInstance, deps: AssetRouteDeps): P
     );
   });
   app.post(
+    '/api/v1/content/uploads',
+    { config: { action: 'data/write' }, schema: { summary: 'Open a direct upload: a staging folder a client on the server\'s machine copies files into', tags, querystring: RegistryQuery } },
+    async (req) => {
+      await scopeFor(req, database);
+      if (!isLoopback(req.socket.remoteAddress)) return { direct: false, reason: 'direct uploads are offered to clients on the server\'s machine only' };
+      const staged = await content.openDirect();
+      return staged ? { direct: true, ...staged } : { direct: false, reason: 'the artifact store is not a local folder' };
+    },
+  );
+  app.delete(
+    '/api/v1/content/uploads/:id',
+    { config: { action: 'data/write' }, schema: { summary: 'Abandon a direct upload (its staging folder is removed)', tags, querystring: RegistryQuery } },
+    async (req, reply) => {
+      await content.discardDirect((req.params as { id: string }).id);
+      return reply.status(204).send();
+    },
+  );
+  app.post(
     '/api/v1/content/:hash/commit',
     {
       config: { action: 'data/write' },
@@ -89,10 +107,16 @@ export async function assetRoutes(app: FastifyInstance, deps: AssetRouteDeps): P
         summary: 'Complete an upload: every file present with its size and hash',
         tags,
         querystring: RegistryQuery,
-        body: Type.Object({ files: Type.Array(Type.Object({ path: Type.String(), sha256: Type.String(), size: Type.Integer({ minimum: 0 }) })) }),
+        body: Type.Object({
+          files: Type.Array(Type.Object({ path: Type.String(), sha256: Type.String(), size: Type.Integer({ minimum: 0 }) })),
+          direct: Type.Optional(Type.String({ description: 'The id of the direct upload the files were copied into' })),
+        }),
       },
     },
-    async (req) => content.commit(await scopeFor(req, database), (req.params as { hash: string }).hash, (req.body as { files: { path: string; sha256: string; size: number }[] }).files),
+    async (req) => {
+      const body = req.body as { files: { path: string; sha256: string; size: number }[]; direct?: string };
+      return content.commit(await scopeFor(req, database), (req.params as { hash: string }).hash, body.files, body.direct);
+    },
   );
 
   // ---- data assets, environments, components ----
@@ -268,4 +292,9 @@ async function registryScope(database: Database, name: string): Promise<string> 
   const row = await database.db.selectFrom('registries').select('name').where('name', '=', name).executeTakeFirst();
   if (!row) throw new LapisError('NOT_FOUND', `Registry '${name}' does not exist. An admin creates it with 'lapis registry create ${name}'.`);
   return `registry/${name}`;
+}
+
+/** A peer on this machine: the only kind a direct upload's staging folder means anything to. */
+export function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address === '::1' || /^(?:::ffff:)?127\./.test(address));
 }

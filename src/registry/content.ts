@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BlobStore } from '../blobs/index.js';
+import type { BlobStore, StagedUpload } from '../blobs/index.js';
 import { checkKey, readText } from '../blobs/index.js';
 import { now } from '../core/clock.js';
 import { invalid, notFound } from '../core/errors.js';
@@ -28,10 +28,11 @@ export function checkHash(hash: unknown, what = 'content hash'): string {
 }
 
 /**
- * Content-addressed uploads per scope. Files of an upload land under `<prefix>/content/<hash>/`,
- * each verified against its declared SHA-256 while it streams; an upload counts only once it is
- * committed (every file present with the declared size), so a failed upload leaves no asset and
- * an identical later upload is skipped entirely.
+ * Content-addressed uploads per scope. Files of an upload land under `<prefix>/content/<hash>/`:
+ * sent over HTTP, each is verified against its declared SHA-256 while it streams; copied by a
+ * client on this machine into a staging folder (a direct upload), each is moved into place at
+ * commit. An upload counts only once it is committed (every file present with the declared size),
+ * so a failed upload leaves no asset and an identical later upload is skipped entirely.
  */
 export class ContentStore {
   readonly #database: Database;
@@ -81,8 +82,31 @@ export class ContentStore {
     return { size };
   }
 
-  /** Marks an upload complete after checking every declared file is stored with its size. */
-  async commit(scope: string, hash: string, files: ContentFile[]): Promise<{ hash: string; size: number; files: number }> {
+  /** A staging folder for a direct upload from a client on this machine; undefined when the store has none. */
+  async openDirect(): Promise<StagedUpload | undefined> {
+    return this.#blobs.staging?.open();
+  }
+
+  async discardDirect(id: string): Promise<void> {
+    await this.#blobs.staging?.discard(id);
+  }
+
+  /**
+   * Marks an upload complete after checking every declared file is stored with its size. With
+   * `direct`, the files are first published from that staging folder, which is removed either way.
+   */
+  async commit(scope: string, hash: string, files: ContentFile[], direct?: string): Promise<{ hash: string; size: number; files: number }> {
+    if (direct === undefined) return this.#commit(scope, hash, files);
+    const staging = this.#blobs.staging;
+    if (!staging) throw invalid('This server stores artifacts outside its filesystem, so it has no direct uploads: upload the files over HTTP.');
+    try {
+      return await this.#commit(scope, hash, files, (keys) => staging.publish(direct, keys));
+    } finally {
+      await staging.discard(direct);
+    }
+  }
+
+  async #commit(scope: string, hash: string, files: ContentFile[], publish?: (keys: { path: string; key: string; size: number }[]) => Promise<void>): Promise<{ hash: string; size: number; files: number }> {
     checkHash(hash);
     if (files.length === 0) throw invalid('An upload needs at least one file.');
     for (const f of files) {
@@ -93,6 +117,7 @@ export class ContentStore {
     if (manifestHash(files) !== hash) throw invalid(`The file list does not hash to ${hash}: compute the content hash over the same files you uploaded.`);
     const existing = await this.find(scope, hash);
     if (existing) return { hash, size: existing.size, files: existing.files.length };
+    await publish?.(files.map((f) => ({ path: f.path, key: this.key(scope, hash, f.path), size: f.size })));
     for (const f of files) {
       const stat = await this.#blobs.stat(this.key(scope, hash, f.path));
       if (!stat || stat.isDir || stat.size !== f.size) {

@@ -264,6 +264,49 @@ describe.each(BACKENDS)('assets on $backend + $artifacts', ({ backend, artifacts
     expect(await lapisJson<Asset[]>(['data', 'list', '--include-archived'])).toEqual(before);
   });
 
+  it('direct uploads: on the server\'s machine the CLI copies files into a file store; S3 stores and LAPIS_DIRECT_UPLOAD=0 go over HTTP', async () => {
+    const big = randomBytes(3 << 20);
+    await put({ 'direct/big.bin': big, 'direct/nested/small.txt': 'small', 'direct.yml': 'name: direct\npath: ./direct\n' });
+    const viaDirect = artifacts === 'file';
+    const first = await lapis(['data', 'create', '-f', 'direct.yml', '-o', 'json']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/uploaded 2 files/);
+    expect(first.stderr.includes("copied straight into the server's store")).toBe(viaDirect);
+    await put({ 'direct/nested/small.txt': 'changed' });
+    const second = await lapis(['data', 'create', '-f', 'direct.yml', '-o', 'json'], { LAPIS_DIRECT_UPLOAD: '0' });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/uploaded 2 files \(3\.0 MiB\) as content [0-9a-f]{12}\.\n/);
+    for (const [version, small] of [['1', 'small'], ['2', 'changed']] as const) {
+      await lapisJson(['data', 'download', `direct:${version}`, '--dest', `direct-dl-${version}`]);
+      expect((await readFile(join(work, `direct-dl-${version}`, 'direct', 'big.bin'))).equals(big)).toBe(true);
+      expect(await readFile(join(work, `direct-dl-${version}`, 'direct', 'nested', 'small.txt'), 'utf8')).toBe(small);
+    }
+
+    const opened = await api<{ direct: boolean; id?: string; dir?: string; reason?: string }>('POST', '/api/v1/content/uploads');
+    expect(opened.status).toBe(200);
+    if (!viaDirect) {
+      expect(opened.body).toEqual({ direct: false, reason: 'the artifact store is not a local folder' });
+      const refused = await api<{ error: { message: string } }>('POST', `/api/v1/content/${'0'.repeat(64)}/commit`, { files: [{ path: 'a', sha256: '0'.repeat(64), size: 1 }], direct: '0'.repeat(32) });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.message).toMatch(/no direct uploads: upload the files over HTTP/);
+      return;
+    }
+    // A staged file that is not what the commit declares: refused, the staging folder removed, nothing stored.
+    const { id, dir } = opened.body as { id: string; dir: string };
+    expect(dir.startsWith(join(server.dataDir, 'artifacts'))).toBe(true);
+    await writeFile(join(dir, 'part.bin'), 'short');
+    const file = { path: 'part.bin', sha256: sha('longer than that'), size: 16 };
+    const hash = manifestHash([file]);
+    const commit = await api<{ error: { message: string } }>('POST', `/api/v1/content/${hash}/commit`, { files: [file], direct: id });
+    expect(commit.status).toBe(400);
+    expect(commit.body.error.message).toMatch(/'part.bin' is 5 bytes, not 16/);
+    expect((await api<{ exists: boolean }>('GET', `/api/v1/content/${hash}`)).body.exists).toBe(false);
+    expect(await readdir(join(server.dataDir, 'artifacts', '.uploads'))).toEqual([]);
+    const badId = await api<{ error: { message: string } }>('DELETE', '/api/v1/content/uploads/not-an-id');
+    expect(badId.status).toBe(400);
+    expect(badId.body.error.message).toMatch(/Invalid direct upload id/);
+  });
+
   it('schema errors: every error with file:line:col, exit 2, nothing created', async () => {
     await put({
       'broken.yml': ['name: broken', 'typo_key: 1', 'type: uri_thing', 'path: ./iris', 'tags: [a]', ''].join('\n'),
