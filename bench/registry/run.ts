@@ -264,6 +264,8 @@ interface UploadRound {
   ddMs: number;
   /** `lapis data create` as it runs on the server's machine: the files copied into its store. */
   upload: UploadTiming;
+  /** Direct again, the big files' hashes in the CLI's hash cache (a re-upload with one file changed). */
+  warmUpload: UploadTiming;
   /** The same over HTTP (LAPIS_DIRECT_UPLOAD=0), as from another machine. */
   httpUpload: UploadTiming;
   /** Peak server RSS over both uploads. */
@@ -315,19 +317,26 @@ async function uploadPhase(server: RunningServer, folder: string, work: string, 
     syncDisks();
     const meter = otherCoresMeter(server.pid);
     const watch = watchRss(server.pid, CFG.upload.rssEveryMs);
-    const measured = async (version: string, transfer: Transfer): Promise<{ upload: UploadTiming; serverCpuS: number }> => {
+    const measured = async (version: string, transfer: Transfer, configDir: string): Promise<{ upload: UploadTiming; serverCpuS: number }> => {
       const cpu0 = treeCpuSeconds(server.pid);
-      const upload = await uploadWithCli(ROOT, server.url, folder, work, files, version, transfer);
+      const upload = await uploadWithCli(ROOT, server.url, folder, work, files, version, { transfer, configDir });
       return { upload, serverCpuS: treeCpuSeconds(server.pid) - cpu0 };
     };
+    const freshConfig = (): string => mkdtempSync(join(work, 'cli-config-'));
     let direct: Awaited<ReturnType<typeof measured>>;
+    let warm: Awaited<ReturnType<typeof measured>>;
     let http: Awaited<ReturnType<typeof measured>>;
     try {
-      direct = await measured(String(r), 'direct');
-      // New content for the HTTP upload too, on a disk without the first one's write-back.
+      const config = freshConfig();
+      direct = await measured(String(r), 'direct', config);
+      // New content each time (round.txt), on a disk without the last upload's write-back: again
+      // with the hash cache the first upload left (only round.txt is read), then over HTTP.
+      files = roundFolder(folder, `${r}-warm`);
+      syncDisks();
+      warm = await measured(`${r}.1`, 'direct', config);
       files = roundFolder(folder, `${r}-http`);
       syncDisks();
-      http = await measured(`${r}.1`, 'http');
+      http = await measured(`${r}.2`, 'http', freshConfig());
     } catch (err) {
       watch.stop();
       throw err;
@@ -339,7 +348,7 @@ async function uploadPhase(server: RunningServer, folder: string, work: string, 
     const rate = (ms: number): string => `${fmt(bytes / MB / (ms / 1000))} MB/s (${fmt(ms)} ms)`;
     log(
       `  ${count === 1 && firstRound > 0 ? 'upload' : `round ${r + 1}`}: cp -r ${rate(copyMs)}; cp -r + fsync ${rate(durableMs)}; dd conv=fsync ${rate(ddMs)}; ` +
-        `lapis data create ${rate(upload.totalMs)} direct, ${rate(http.upload.totalMs)} over HTTP; server peak RSS ${fmt(rss.peak / MB, 1)} MB (${rss.samples} samples${rss.hwm !== undefined ? `, VmHWM ${fmt(rss.hwm / MB, 1)} MB` : ''}); ` +
+        `lapis data create ${rate(upload.totalMs)} direct, ${rate(warm.upload.totalMs)} direct with the hash cache, ${rate(http.upload.totalMs)} over HTTP; server peak RSS ${fmt(rss.peak / MB, 1)} MB (${rss.samples} samples${rss.hwm !== undefined ? `, VmHWM ${fmt(rss.hwm / MB, 1)} MB` : ''}); ` +
         `CPU direct: server ${fmt(direct.serverCpuS, 2)} s, CLI ${fmt(upload.clientCpuS, 2)} s; HTTP: server ${fmt(http.serverCpuS, 2)} s, CLI ${fmt(http.upload.clientCpuS, 2)} s; other load ${fmt(otherCores, 2)} cores`,
     );
     rounds.push({
@@ -347,6 +356,7 @@ async function uploadPhase(server: RunningServer, folder: string, work: string, 
       durableMs,
       ddMs,
       upload,
+      warmUpload: warm.upload,
       httpUpload: http.upload,
       rssPeak: rss.peak,
       rssHwm: rss.hwm,
@@ -358,7 +368,7 @@ async function uploadPhase(server: RunningServer, folder: string, work: string, 
       httpClientCpuS: http.upload.clientCpuS,
     });
     // Drop what the server stored: the figure is about the transfer, the disk stays bounded.
-    for (const hash of [upload.hash, http.upload.hash]) {
+    for (const hash of [upload.hash, warm.upload.hash, http.upload.hash]) {
       const stored = join(dataDir, 'artifacts', 'default', 'content', hash);
       if (existsSync(stored)) rmSync(stored, { recursive: true, force: true });
       else log(`  note: the upload is not under ${stored}; it stays until the data dir is removed`);
@@ -531,7 +541,7 @@ async function profileLapis(work: string, phase: 'search' | 'upload', folder: st
       const files = roundFolder(folder, '99');
       syncDisks();
       phaseStart = performance.now();
-      const u = await uploadWithCli(ROOT, server.url, folder, work, files, '99');
+      const u = await uploadWithCli(ROOT, server.url, folder, work, files, '99', { configDir: mkdtempSync(join(work, 'cli-config-')) });
       log(`  profiled upload: ${fmt(u.bytes / MB / (u.totalMs / 1000))} MB/s (CLI CPU ${fmt(u.clientCpuS, 2)} s)`);
       rmSync(join(dataDir, 'artifacts', 'default', 'content', u.hash), { recursive: true, force: true });
     }
@@ -603,6 +613,8 @@ interface Figures {
   ddMBs: number;
   /** `lapis data create` on the server's machine (a direct upload). */
   uploadMBs: number;
+  /** Direct, with the big files' hashes cached. */
+  warmMBs: number;
   /** The same over HTTP, as from another machine. */
   httpMBs: number;
   share: number;
@@ -619,9 +631,10 @@ function figures(l: LapisResult, m: MlflowResult): Figures {
   const ddMBs = rate((r) => r.ddMs);
   const uploadMBs = rate((r) => r.upload.totalMs);
   const httpMBs = rate((r) => r.httpUpload.totalMs);
+  const warmMBs = rate((r) => r.warmUpload.totalMs);
   const peakOf = (p: UploadPhase): number => Math.max(...p.rounds.map((r) => Math.max(r.rssPeak, r.rssHwm ?? 0)));
   const mlflowMBs = m.upload ? m.upload.bytes / MB / median(m.upload.seconds) : Number.NaN;
-  return { durableMBs, copyMBs, ddMBs, uploadMBs, httpMBs, share: uploadMBs / durableMBs, rssPeak: peakOf(l.upload), rssPeakAfterSearch: peakOf(l.afterSearchUpload), mlflowMBs };
+  return { durableMBs, copyMBs, ddMBs, uploadMBs, warmMBs, httpMBs, share: uploadMBs / durableMBs, rssPeak: peakOf(l.upload), rssPeakAfterSearch: peakOf(l.afterSearchUpload), mlflowMBs };
 }
 
 function rows(l: LapisResult, m: MlflowResult, f: Figures, agreeOk: boolean): { rows: Row[]; failed: ('search' | 'upload')[] } {
@@ -654,6 +667,14 @@ function rows(l: LapisResult, m: MlflowResult, f: Figures, agreeOk: boolean): { 
     },
     { figure: '… old reference: cp -r into the page cache, MB/s', lapis: fmt(f.uploadMBs), reference: `cp -r ${fmt(f.copyMBs)}`, ratio: `${fmt((f.uploadMBs / f.copyMBs) * 100)} %`, target: '', result: '' },
     { figure: '… raw disk: dd conv=fsync, MB/s', lapis: fmt(f.uploadMBs), reference: `dd ${fmt(f.ddMBs)}`, ratio: `${fmt((f.uploadMBs / f.ddMBs) * 100)} %`, target: '', result: '' },
+    {
+      figure: '… re-upload, one file changed (hash cache), MB/s',
+      lapis: fmt(f.warmMBs),
+      reference: `cp -r + fsync ${fmt(f.durableMBs)}`,
+      ratio: `${fmt((f.warmMBs / f.durableMBs) * 100)} %`,
+      target: '',
+      result: '',
+    },
     {
       figure: '… over HTTP (as from another machine), MB/s',
       lapis: fmt(f.httpMBs),
@@ -705,7 +726,7 @@ function docsSection(mc: Machine, table: Row[], l: LapisResult, m: MlflowResult,
   const rounds = up.rounds
     .map((r, i) => {
       const rate = (ms: number): string => fmt(up.bytes / MB / (ms / 1000));
-      return `${i + 1}: cp -r + fsync ${rate(r.durableMs)} / cp -r ${rate(r.copyMs)} / dd ${rate(r.ddMs)} / Lapis ${rate(r.upload.totalMs)} direct (CPU server ${fmt(r.serverCpuS, 2)} s, CLI ${fmt(r.clientCpuS, 2)} s), ${rate(r.httpUpload.totalMs)} over HTTP (CPU server ${fmt(r.httpServerCpuS, 2)} s, CLI ${fmt(r.httpClientCpuS, 2)} s) MB/s`;
+      return `${i + 1}: cp -r + fsync ${rate(r.durableMs)} / cp -r ${rate(r.copyMs)} / dd ${rate(r.ddMs)} / Lapis ${rate(r.upload.totalMs)} direct (CPU server ${fmt(r.serverCpuS, 2)} s, CLI ${fmt(r.clientCpuS, 2)} s), ${rate(r.warmUpload.totalMs)} direct with the hash cache, ${rate(r.httpUpload.totalMs)} over HTTP (CPU server ${fmt(r.httpServerCpuS, 2)} s, CLI ${fmt(r.httpClientCpuS, 2)} s) MB/s`;
     })
     .join('; ');
   const mlflowUp = m.upload
@@ -726,9 +747,9 @@ Latency and memory ratios are MLflow/Lapis (> 1× favours Lapis); throughput rat
 - **search_model_versions**: ${fmt(OPTS.models)} registered models × ${VERSIONS} versions = ${fmt(OPTS.models * VERSIONS)} versions, each tagged \`stage\` (${STAGES.join(' / ')}, drawn per version), \`team\` (${TEAMS.length} teams, one per model) and a unique \`ticket\`. \`GET ${API}/model-versions/search?filter=tags.team = 'team-K' and tags.stage = 'validated'&max_results=${c.search.maxResults}\` (URL-encoded), K = 7·i mod ${TEAMS.length} for query i, one client, keep-alive; about ${fmt((OPTS.models * VERSIONS) / TEAMS.length / STAGES.length)} versions match each filter. Lapis: ${l.search.latency.n} timed queries after ${c.search.warmup} warm-up queries (\`stage = 'candidate'\`). MLflow: ${m.search.latency.n} of the same timed queries after the same warm-up${m.search.latency.n < c.search.timed ? ` (capped at ${c.search.mlflowBudgetMs / 1000} s)` : ''}, default \`mlflow server\` (uvicorn, 4 workers).
   ${agree}
 - **Data**: generated from a fixed seed, the same rows on both servers, written straight into each SQLite file (100,000 versions through either REST API would take too long). MLflow: \`bench/registry/seed_mlflow.py\` lets MLflow's model-registry SqlAlchemyStore create the schema, then bulk-INSERTs \`registered_models\`, \`model_versions\`, \`model_version_tags\` (workspace \`default\`) as \`create_registered_model\`/\`create_model_version\` write them: ${fmt(m.seedSeconds, 1)} s. Lapis: started once on an empty data dir (migrations), stopped, \`bench/registry/seed_lapis.ts\` inserts the same rows with better-sqlite3 (${fmt(l.seedSeconds, 1)} s), started again. Neither database was ANALYZEd.
-- **Content upload**: a folder of ${c.upload.bigFiles} × ${OPTS.fileMiB} MiB random files plus ${up.files - c.upload.bigFiles} small ones (${fmt(up.bytes / MB)} MB), generated once in a temp dir on the same filesystem as the Lapis data dir, and read from the page cache by every transfer. Timed as a user runs it: \`lapis data create -f data.yml -o json\` (\`type: uri_folder\`, \`path:\` the folder), from the CLI's spawn to its exit. The CLI hashes every file (SHA-256, on worker threads) and asks whether the server holds that content (it does not: a small \`round.txt\` changes every upload's content hash). Then, as on the server's machine by default (the headline row), a **direct upload**: the server opens a staging folder in its file store, the CLI checks it can read the token the server wrote beside it (same machine, same user), copies the files in (\`copyFile\`: a kernel copy, a clone where the filesystem has them), 4 at a time, fsyncing each, and the commit moves them into place (each fsynced again, a no-op by then, and its folder). **Over HTTP** (LAPIS_DIRECT_UPLOAD=0, as from another machine), the CLI PUTs the files 4 at a time over keep-alive \`node:http\` connections with their SHA-256 in \`x-lapis-sha256\`; the server hashes every byte again on the way in (an upload from elsewhere is verified, never trusted), writes it to its file blob store and fsyncs each file and its folder. Each round runs both, the HTTP one on new content after a \`sync\`. Then the commit and the asset's creation.
+- **Content upload**: a folder of ${c.upload.bigFiles} × ${OPTS.fileMiB} MiB random files plus ${up.files - c.upload.bigFiles} small ones (${fmt(up.bytes / MB)} MB), generated once in a temp dir on the same filesystem as the Lapis data dir, and read from the page cache by every transfer. Timed as a user runs it: \`lapis data create -f data.yml -o json\` (\`type: uri_folder\`, \`path:\` the folder), from the CLI's spawn to its exit. Each upload gets a new CLI config folder, so its hash cache is empty and every file is hashed (SHA-256, on worker threads), unless said otherwise; a small \`round.txt\` changes every upload's content hash, so the server never holds it already. As on the server's machine by default (the headline row), a **direct upload**: the server opens a staging folder in its file store, the CLI checks it can read the token the server wrote beside it (same machine, same user) and copies the files in (\`copyFile\`: a kernel copy, a clone where the filesystem has them), 4 at a time, while the worker threads hash them; once the server answers that it does not hold the content, the CLI fsyncs the copies and the commit moves them into place (each fsynced again, a no-op by then, and its folder). The **re-upload** row is the same right after, with only \`round.txt\` changed and the first upload's hash cache: the big files are not read again, only copied. **Over HTTP** (LAPIS_DIRECT_UPLOAD=0, as from another machine), the CLI PUTs the files 4 at a time over keep-alive \`node:http\` connections with their SHA-256 in \`x-lapis-sha256\`; the server hashes every byte again on the way in (an upload from elsewhere is verified, never trusted), writes it to its file blob store and fsyncs each file and its folder. Each round runs the three, one after the other, each on new content after a \`sync\`. Then the commit and the asset's creation.
   **The reference is a durable copy**: \`cp -r\` of the folder to the same filesystem, then \`sync\` of every copied file and folder (fsync each), timed together. A registry must have the bytes on disk before it reports an upload stored, as Lapis does; a copy that ends in the page cache (\`cp -r\` alone, the reference before 2026-11-26) measures memory bandwidth, not the disk, and finishes before its data is safe. Both are shown, with the raw disk (\`dd bs=8M conv=fsync\` of each file, one after the other, summed). Every copy runs just before each upload and is deleted and synced away (untimed) before the next transfer, so none inherits another's write-back. ${up.rounds.length} rounds, medians reported: ${rounds}.
-  Peak RSS: VmRSS of the Lapis server from \`/proc/<pid>/status\` every ${c.upload.rssEveryMs} ms during each round's two uploads, and the kernel's VmHWM (reset through \`/proc/<pid>/clear_refs\` before each round); the larger is reported. The timed uploads ran on a freshly restarted server (RSS before them: ${fmt(up.rssBefore / MB, 1)} MB), so that figure is the upload's own. One more upload ran, before that restart, on the server that had just served the search phase including its 1,000-version verification pages (${fmt(l.idleRss / MB, 1)} MB after start, ${fmt(l.afterSearchRss / MB, 1)} MB after the searches: ${partsText(l.afterSearchParts)}): the "right after the search phase" row (that upload: ${fmt(l.afterSearchUpload.bytes / MB / ((l.afterSearchUpload.rounds[0]?.upload.totalMs ?? Number.NaN) / 1000))} MB/s, not in the medians).
+  Peak RSS: VmRSS of the Lapis server from \`/proc/<pid>/status\` every ${c.upload.rssEveryMs} ms during each round's three uploads, and the kernel's VmHWM (reset through \`/proc/<pid>/clear_refs\` before each round); the larger is reported. The timed uploads ran on a freshly restarted server (RSS before them: ${fmt(up.rssBefore / MB, 1)} MB), so that figure is the upload's own. One more upload ran, before that restart, on the server that had just served the search phase including its 1,000-version verification pages (${fmt(l.idleRss / MB, 1)} MB after start, ${fmt(l.afterSearchRss / MB, 1)} MB after the searches: ${partsText(l.afterSearchParts)}): the "right after the search phase" row (that upload: ${fmt(l.afterSearchUpload.bytes / MB / ((l.afterSearchUpload.rounds[0]?.upload.totalMs ?? Number.NaN) / 1000))} MB/s, not in the medians).
   ${mlflowUp}
 - The servers ran one after the other (MLflow first), never both at once; the load generator and the upload client ran on the same machine. Before each timed phase (and each upload round) the bench waits up to ${c.quiet.maxWaitMs / 1000} s for other processes to use less than ${c.quiet.otherCores} cores.
 ${profiles}`;

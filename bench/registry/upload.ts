@@ -94,12 +94,22 @@ export type Transfer = 'direct' | 'http';
  * One upload as a user runs it: `lapis data create -f data.yml` with `path:` the folder, timed from
  * the CLI's spawn to its exit (hashing, the transfer, the commit and the asset's creation). `http`
  * sets LAPIS_DIRECT_UPLOAD=0, so the files stream over HTTP as they do from another machine.
+ * `configDir` is the CLI's config folder, where it keeps its hash cache.
  */
-export async function uploadWithCli(root: string, serverUrl: string, folder: string, ymlDir: string, files: readonly LocalFile[], version: string, transfer: Transfer = 'direct'): Promise<UploadTiming> {
+export async function uploadWithCli(
+  root: string,
+  serverUrl: string,
+  folder: string,
+  ymlDir: string,
+  files: readonly LocalFile[],
+  version: string,
+  opts: { transfer?: Transfer; configDir: string },
+): Promise<UploadTiming> {
   const yml = join(ymlDir, 'data.yml');
   writeFileSync(yml, `name: bench-upload\nversion: "${version}"\ntype: uri_folder\npath: ${JSON.stringify(folder)}\n`);
   const cpu0 = childrenCpuSeconds();
-  const env = { ...process.env, LAPIS_URL: serverUrl, ...(transfer === 'http' ? { LAPIS_DIRECT_UPLOAD: '0' } : {}) };
+  // The config folder holds the CLI's hash cache: a new one is a first upload, every file hashed.
+  const env = { ...process.env, LAPIS_URL: serverUrl, LAPIS_CONFIG_DIR: opts.configDir, ...(opts.transfer === 'http' ? { LAPIS_DIRECT_UPLOAD: '0' } : {}) };
   const { ms, stdout } = await timed(process.execPath, [join(root, 'dist/cli/main.js'), 'data', 'create', '-f', yml, '-o', 'json'], env);
   const clientCpuS = childrenCpuSeconds() - cpu0;
   const asset = JSON.parse(stdout) as { content_hash?: string };

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { LapisError } from '../client/index.js';
@@ -7,6 +7,7 @@ import type { DownloadProgress } from '../client/download.js';
 import { uploadContent, type UploadResult } from '../client/upload.js';
 import { loadSpec, parseAssetRef, type AssetKind, type SpecKind, type SpecOf } from '../specs/index.js';
 import type { CommandContext } from './context.js';
+import { configDir } from './credentials.js';
 import { collect } from './context.js';
 import { formatBytes, note } from './output.js';
 
@@ -82,7 +83,7 @@ export async function upload(ctx: CommandContext, abs: string, label: string, re
   const onSigint = (): void => interrupt.abort();
   process.once('SIGINT', onSigint);
   try {
-    return await uploadContent(ctx.client, abs, { ...scopeOf(registry), label, log: note, signal: interrupt.signal });
+    return await uploadContent(ctx.client, abs, { ...scopeOf(registry), label, log: note, signal: interrupt.signal, hashCache: join(configDir(), 'hash-cache.json') });
   } catch (err) {
     if (!interrupt.signal.aborted) throw err;
     note('error: upload interrupted; nothing was created.');

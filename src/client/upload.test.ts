@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -147,6 +147,74 @@ describe('putFile', () => {
     } finally {
       agent.destroy();
       server.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('uploadContent with a hash cache', () => {
+  // A stand-in server (node:http) that holds nothing and accepts every file; what is under test is
+  // which files the client reads, and that one written during the upload is refused.
+  async function standIn(): Promise<{ client: LapisClient; puts: string[]; close: () => void }> {
+    const puts: string[] = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        if (req.method === 'PUT') puts.push(decodeURIComponent(req.url?.split('/files/')[1] ?? ''));
+        if (req.method === 'GET') res.end(JSON.stringify({ exists: false }));
+        else if (req.url?.endsWith('/content/uploads')) res.end(JSON.stringify({ direct: false, reason: 'stand-in' }));
+        else res.end(JSON.stringify({ hash: 'h', size: 1, files: 1 }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { client: new LapisClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), puts, close: () => server.close() };
+  }
+
+  it('reuses remembered hashes for unchanged files (same manifest), and hashes a rewritten one again', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lapis-cache-up-'));
+    const { client, close } = await standIn();
+    try {
+      await mkdir(join(root, 'data'));
+      await writeFile(join(root, 'data', 'a.txt'), 'alpha');
+      await writeFile(join(root, 'data', 'b.txt'), 'bravo');
+      const opts = { hashCache: join(root, 'cache.json'), log: () => undefined, progressBar: false };
+      const first = await uploadContent(client, join(root, 'data'), opts);
+      expect(first.files.map((f) => f.sha256)).toEqual([createHash('sha256').update('alpha').digest('hex'), createHash('sha256').update('bravo').digest('hex')]);
+      const cached = JSON.parse(await readFile(join(root, 'cache.json'), 'utf8')) as { entries: Record<string, unknown[]> };
+      expect(Object.values(cached.entries).map((e) => e[3]).sort()).toEqual(first.files.map((f) => f.sha256).sort());
+
+      // A remembered hash is used as is: poison one entry, and the manifest carries the poisoned hash.
+      const aKey = Object.keys(cached.entries).find((k) => cached.entries[k]?.[3] === first.files[0]?.sha256) as string;
+      (cached.entries[aKey] as unknown[])[3] = 'f'.repeat(64);
+      await writeFile(join(root, 'cache.json'), JSON.stringify(cached));
+      const second = await uploadContent(client, join(root, 'data'), opts);
+      expect(second.files[0]?.sha256).toBe('f'.repeat(64));
+      // Rewritten (same size): read and hashed again.
+      await writeFile(join(root, 'data', 'a.txt'), 'ALPHA');
+      const third = await uploadContent(client, join(root, 'data'), opts);
+      expect(third.files[0]?.sha256).toBe(createHash('sha256').update('ALPHA').digest('hex'));
+    } finally {
+      close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a file that is written while it is being hashed', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lapis-cache-up-'));
+    const { client, puts, close } = await standIn();
+    try {
+      await mkdir(join(root, 'data'));
+      await writeFile(join(root, 'data', 'big.bin'), Buffer.alloc(80 << 20, 1));
+      const writer = setTimeout(() => void writeFile(join(root, 'data', 'big.bin'), Buffer.alloc(80 << 20, 2)), 20);
+      await expect(uploadContent(client, join(root, 'data'), { log: () => undefined, progressBar: false })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/big\.bin changed while it was being uploaded/) as unknown,
+      });
+      clearTimeout(writer);
+      expect(puts).toEqual([]);
+    } finally {
+      close();
       await rm(root, { recursive: true, force: true });
     }
   });

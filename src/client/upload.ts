@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants, createReadStream, type BigIntStats } from 'node:fs';
 import { access, copyFile, mkdir, open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -7,7 +7,8 @@ import { basename, dirname, join } from 'node:path';
 import { LapisError } from '../core/errors.js';
 import { pool } from '../core/pool.js';
 import { escapeRegex, globBody } from '../core/glob.js';
-import { hashFiles } from './hashing.js';
+import { HashCache } from './hash-cache.js';
+import { hashFiles, WORKERS_FROM_BYTES, type FileHash } from './hashing.js';
 import { errorFrom, unreachable, type LapisClient } from './index.js';
 import { filePath, segment } from './paths.js';
 import type { ContentFile } from './types.js';
@@ -164,6 +165,11 @@ export interface UploadOptions {
   direct?: boolean;
   /** Called as bytes go out. */
   onProgress?: (progress: UploadProgress) => void;
+  /**
+   * A file that remembers the SHA-256 of files hashed before, so unchanged files are not read
+   * again (see HashCache); none by default. The CLI keeps one in its config folder.
+   */
+  hashCache?: string;
   /** Draw a progress line on stderr (default: when stderr is a terminal). */
   progressBar?: boolean;
   /** Where notes go ("unchanged, reusing stored content"); stderr by default. */
@@ -236,38 +242,109 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
   const local = await listLocalFiles(localPath);
   if (local.length === 0) throw new LapisError('INVALID_ARGUMENT', `${label} holds no files to upload (after .amlignore/.gitignore rules).`);
 
-  const hashed = (await hashFiles(local, opts.signal)).map((h, i) => ({ ...(local[i] as LocalFile), ...h }));
-  const files: ContentFile[] = hashed.map(({ path, sha256, size }) => ({ path, sha256, size }));
-  const hash = manifestHash(files);
-  const size = files.reduce((n, f) => n + f.size, 0);
-
-  if ((await client.content.exists(hash, scope)).exists) {
-    log(`${label}: unchanged, reusing stored content ${hash.slice(0, 12)} (${files.length} file${files.length === 1 ? '' : 's'}, ${formatBytes(size)}).`);
-    return { hash, files, size, reused: true, transfer: 'none' };
-  }
-
-  const progress: UploadProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: size };
+  const progress: UploadProgress = { files: 0, totalFiles: local.length, bytes: 0, totalBytes: local.reduce((n, f) => n + f.size, 0) };
+  // Each file's version before it is read: the hash cache's key, and what it must still be after
+  // hashing and copying (a file written meanwhile would not match its hash).
+  const before = await Promise.all(local.map((f) => stat(f.local, { bigint: true })));
+  const cache = opts.hashCache ? await HashCache.load(opts.hashCache) : undefined;
+  const known = before.map((s) => cache?.get(s));
+  const unknown = local.filter((_, i) => known[i] === undefined);
   const bar = (opts.progressBar ?? process.stderr.isTTY === true) ? progressBar(label) : undefined;
   const report = (): void => {
     opts.onProgress?.({ ...progress });
     bar?.update(progress);
   };
-  report();
   const concurrency = opts.concurrency ?? 4;
-  const direct = (opts.direct ?? process.env.LAPIS_DIRECT_UPLOAD !== '0') ? await openDirect(client, scope) : undefined;
+  const wantDirect = opts.direct ?? process.env.LAPIS_DIRECT_UPLOAD !== '0';
+  // A large upload to a server on this machine is copied while it is hashed: the copy is the
+  // kernel's work and the hashing runs on worker threads, so together they take about as long as
+  // the copy alone. The copies are fsynced only once the server turns out not to hold the content.
+  const early = wantDirect && unknown.reduce((n, f) => n + f.size, 0) >= WORKERS_FROM_BYTES ? await openDirect(client, scope) : undefined;
+  let direct = early;
+  let hashed: Hashed[];
+  let hash: string;
   try {
-    if (direct) await copyDirect(hashed, direct.dir, concurrency, progress, report, opts.signal);
-    else await sendHttp(client, hash, hashed, concurrency, progress, report, { ...scope, ...(opts.signal ? { signal: opts.signal } : {}) });
+    if (early) report();
+    const fresh = await alongside(
+      (signal) => hashFiles(unknown, signal),
+      early ? (signal) => copyDirect(local, early.dir, { concurrency, progress, report, sync: false, signal }) : undefined,
+      opts.signal,
+    );
+    await unchangedSince(local, before);
+    let next = 0;
+    hashed = local.map((f, i) => {
+      const sha256 = known[i] ?? (fresh[next++] as FileHash).sha256;
+      const version = before[i] as BigIntStats;
+      cache?.set(version, sha256);
+      return { ...f, size: Number(version.size), sha256 };
+    });
+    await cache?.save();
+    hash = manifestHash(hashed);
+    if ((await client.content.exists(hash, scope)).exists) {
+      if (early) await client.content.discardDirect(early.id, scope).catch(() => undefined);
+      direct = undefined;
+      bar?.done();
+      const size = hashed.reduce((n, f) => n + f.size, 0);
+      log(`${label}: unchanged, reusing stored content ${hash.slice(0, 12)} (${hashed.length} file${hashed.length === 1 ? '' : 's'}, ${formatBytes(size)}).`);
+      return { hash, files: hashed.map(({ path, sha256, size }) => ({ path, sha256, size })), size, reused: true, transfer: 'none' };
+    }
+    if (early) {
+      await pool(hashed, concurrency, (f) => syncFile(join(early.dir, ...f.path.split('/'))), opts.signal);
+    } else {
+      report();
+      direct = wantDirect ? await openDirect(client, scope) : undefined;
+      if (direct) {
+        await copyDirect(hashed, direct.dir, { concurrency, progress, report, sync: true, ...(opts.signal ? { signal: opts.signal } : {}) });
+        await unchangedSince(local, before);
+      } else await sendHttp(client, hash, hashed, concurrency, progress, report, { ...scope, ...(opts.signal ? { signal: opts.signal } : {}) });
+    }
   } catch (err) {
     if (direct) await client.content.discardDirect(direct.id, scope).catch(() => undefined);
     throw err;
   } finally {
     bar?.done();
   }
+  const files: ContentFile[] = hashed.map(({ path, sha256, size }) => ({ path, sha256, size }));
+  const size = files.reduce((n, f) => n + f.size, 0);
   await client.content.commit(hash, files, { ...scope, ...(direct ? { direct: direct.id } : {}) });
   const how = direct ? ", copied straight into the server's store" : '';
   log(`${label}: uploaded ${files.length} file${files.length === 1 ? '' : 's'} (${formatBytes(size)}) as content ${hash.slice(0, 12)}${how}.`);
   return { hash, files, size, reused: false, transfer: direct ? 'direct' : 'http' };
+}
+
+/** Refuses files written since `before` was taken: what was hashed or copied may be neither version. */
+async function unchangedSince(files: readonly LocalFile[], before: readonly BigIntStats[]): Promise<void> {
+  const after = await Promise.all(files.map((f) => stat(f.local, { bigint: true }).catch(() => undefined)));
+  files.forEach((f, i) => {
+    const [a, b] = [before[i] as BigIntStats, after[i]];
+    if (!b || a.ino !== b.ino || a.size !== b.size || a.mtimeNs !== b.mtimeNs || a.ctimeNs !== b.ctimeNs) {
+      throw new LapisError('INVALID_ARGUMENT', `${f.local} changed while it was being uploaded; upload again once nothing is writing to it.`);
+    }
+  });
+}
+
+/**
+ * Runs `main` and, beside it, `side`; returns main's result once both are done. The first
+ * failure aborts the other, and is thrown only after both have stopped, so nothing is still
+ * writing when the caller cleans up.
+ */
+async function alongside<T>(main: (signal: AbortSignal) => Promise<T>, side: ((signal: AbortSignal) => Promise<void>) | undefined, signal?: AbortSignal): Promise<T> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', stop, { once: true });
+  const guard = <R>(p: Promise<R>): Promise<R> =>
+    p.catch((err: unknown) => {
+      controller.abort(err);
+      throw err;
+    });
+  try {
+    const [first, second] = await Promise.allSettled([guard(main(controller.signal)), guard(side?.(controller.signal) ?? Promise.resolve())]);
+    if (first.status === 'rejected') throw first.reason;
+    if (second.status === 'rejected') throw second.reason;
+    return first.value;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
 }
 
 type Hashed = LocalFile & { sha256: string };
@@ -327,9 +404,14 @@ const COPY_PROGRESS_MS = 200;
 
 /**
  * Copies the files into a staging folder, `concurrency` at a time: a kernel copy (a clone where
- * the filesystem can), then an fsync, so the server's publish finds the bytes already on disk.
+ * the filesystem can), then, with `sync`, an fsync, so the server's publish finds the bytes on disk.
  */
-async function copyDirect(files: readonly Hashed[], dir: string, concurrency: number, progress: UploadProgress, report: () => void, signal?: AbortSignal): Promise<void> {
+async function copyDirect(
+  files: readonly LocalFile[],
+  dir: string,
+  opts: { concurrency: number; progress: UploadProgress; report: () => void; sync: boolean; signal?: AbortSignal },
+): Promise<void> {
+  const { progress, report } = opts;
   let copied = 0;
   const copying = new Set<string>();
   const poll = setInterval(() => {
@@ -341,28 +423,32 @@ async function copyDirect(files: readonly Hashed[], dir: string, concurrency: nu
   try {
     await pool(
       files,
-      concurrency,
+      opts.concurrency,
       async (f) => {
         const target = join(dir, ...f.path.split('/'));
         await mkdir(dirname(target), { recursive: true });
         copying.add(target);
         await copyFile(f.local, target, constants.COPYFILE_FICLONE);
-        const handle = await open(target, 'r');
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+        if (opts.sync) await syncFile(target);
         copying.delete(target);
         copied += f.size;
         progress.bytes = copied;
         progress.files += 1;
         report();
       },
-      signal,
+      opts.signal,
     );
   } finally {
     clearInterval(poll);
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
@@ -401,6 +487,7 @@ function progressBar(label: string): { update: (p: UploadProgress) => void; done
     },
     done() {
       if (shown) process.stderr.write('\r\x1b[K');
+      shown = false;
     },
   };
 }

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
@@ -6,9 +9,11 @@ import { startMoto } from './moto.js';
 import { startPostgres } from './postgres.js';
 
 /**
- * Integration globalSetup: one Python env, one PostgreSQL cluster and one moto S3 server for the whole run.
+ * Integration globalSetup: one Python env, one PostgreSQL cluster and one moto S3 server for the whole run,
+ * and a config folder for the CLIs the tests run.
  *
- * They are handed to tests through process.env (LAPIS_TEST_PYTHON, LAPIS_TEST_PG_URL, LAPIS_TEST_S3_ENDPOINT)
+ * They are handed to tests through process.env (LAPIS_TEST_PYTHON, LAPIS_TEST_PG_URL, LAPIS_TEST_S3_ENDPOINT,
+ * LAPIS_CONFIG_DIR)
  * rather than project.provide(): globalSetup runs in the main process before the test workers are forked, and
  * workers inherit its environment — and so do the servers and Python scripts the tests spawn, with no plumbing.
  */
@@ -16,6 +21,9 @@ export default async function setup(_project: TestProject): Promise<() => Promis
   const python = (process.env.LAPIS_TEST_PYTHON ||= await pythonTestEnv());
 
   const stops: (() => Promise<void>)[] = [];
+  // The CLIs the tests run keep what they store (the upload hash cache, logins) here, never in ~/.lapis.
+  const configDir = (process.env.LAPIS_CONFIG_DIR = await mkdtemp(join(tmpdir(), 'lapis-test-config-')));
+  stops.push(() => rm(configDir, { recursive: true, force: true }));
   const teardown = async () => {
     // Reverse order; keep stopping the rest if one fails.
     const results = await Promise.allSettled(stops.reverse().map((stop) => stop()));
