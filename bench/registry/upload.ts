@@ -110,7 +110,7 @@ export async function uploadWithCli(
   const cpu0 = childrenCpuSeconds();
   // The config folder holds the CLI's hash cache: a new one is a first upload, every file hashed.
   const env = { ...process.env, LAPIS_URL: serverUrl, LAPIS_CONFIG_DIR: opts.configDir, ...(opts.transfer === 'http' ? { LAPIS_DIRECT_UPLOAD: '0' } : {}) };
-  const { ms, stdout } = await timed(process.execPath, [join(root, 'dist/cli/main.js'), 'data', 'create', '-f', yml, '-o', 'json'], env);
+  const { ms, stdout } = await timed(process.execPath, [join(root, 'dist/cli/lapis.js'), 'data', 'create', '-f', yml, '-o', 'json'], env);
   const clientCpuS = childrenCpuSeconds() - cpu0;
   const asset = JSON.parse(stdout) as { content_hash?: string };
   if (!asset.content_hash) throw new Error(`lapis data create answered without a content hash: ${stdout.slice(0, 300)}`);

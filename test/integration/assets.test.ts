@@ -1,5 +1,5 @@
 /**
- * Azure ML assets through the built CLI (`dist/cli/main.js`, run as a subprocess with LAPIS_URL):
+ * Azure ML assets through the built CLI (`dist/cli/lapis.js`, run as a subprocess with LAPIS_URL):
  * data, environments, components and models from YAML; versions, references, content dedup,
  * immutability, archiving, failed uploads, schema errors, model lineage from a real MLflow run,
  * and registries shared across workspaces. On SQLite + files and on PostgreSQL + S3.

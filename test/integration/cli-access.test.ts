@@ -1,7 +1,7 @@
 /**
  * Access control through the `lapis` CLI against a server started with `--auth on`: login and
  * stored credentials, users, tokens, roles (built-in and custom), service principals, the audit
- * log and workspace deletion. The built CLI (`dist/cli/main.js`) runs as a subprocess with its own
+ * log and workspace deletion. The built CLI (`dist/cli/lapis.js`) runs as a subprocess with its own
  * config dir per person, exactly as people and scripts run it.
  */
 import { spawn } from 'node:child_process';
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLapis, type LapisServer } from '../support/server.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(repoRoot, 'dist/cli/main.js');
+const CLI = join(repoRoot, 'dist/cli/lapis.js');
 const ADMIN_PASSWORD = 'correct horse battery staple';
 const ANA_PASSWORD = 'ana-likes-long-passphrases';
 const TOKEN_PATTERN = /lapis_tok[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}/;

@@ -1,6 +1,6 @@
 /**
  * The `lapis` CLI against a real server: data is seeded through the MLflow REST API with plain
- * fetch, then the built CLI (`dist/cli/main.js`) runs as a subprocess, exactly as a user or a
+ * fetch, then the built CLI (`dist/cli/lapis.js`) runs as a subprocess, exactly as a user or a
  * script runs it; stdout, stderr and exit codes are asserted.
  */
 import { randomBytes } from 'node:crypto';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const CLI = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist/cli/main.js');
+const CLI = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist/cli/lapis.js');
 
 export interface CliResult {
   code: number;
