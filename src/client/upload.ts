@@ -258,16 +258,24 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
   const wantDirect = opts.direct ?? process.env.LAPIS_DIRECT_UPLOAD !== '0';
   // A large upload to a server on this machine is copied while it is hashed: the copy is the
   // kernel's work and the hashing runs on worker threads, so together they take about as long as
-  // the copy alone. The copies are fsynced only once the server turns out not to hold the content.
-  const early = wantDirect && unknown.reduce((n, f) => n + f.size, 0) >= WORKERS_FROM_BYTES ? await openDirect(client, scope) : undefined;
-  let direct = early;
+  // the copy alone. Files the hash cache knows are never part of that guess, so the copy is
+  // wasted only when never-hashed files turn out to be stored already.
+  // The hash threads start while the server opens the staging folder.
+  const opening = wantDirect && unknown.reduce((n, f) => n + f.size, 0) >= WORKERS_FROM_BYTES ? openDirect(client, scope) : undefined;
+  let early: { id: string; dir: string } | undefined;
+  let direct: { id: string; dir: string } | undefined;
   let hashed: Hashed[];
   let hash: string;
   try {
-    if (early) report();
     const fresh = await alongside(
       (signal) => hashFiles(unknown, signal),
-      early ? (signal) => copyDirect(local, early.dir, { concurrency, progress, report, sync: false, signal }) : undefined,
+      opening &&
+        (async (signal) => {
+          direct = early = await opening;
+          if (!early) return;
+          report();
+          await copyDirect(local, early.dir, { concurrency, progress, report, signal });
+        }),
       opts.signal,
     );
     await unchangedSince(local, before);
@@ -288,13 +296,11 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
       log(`${label}: unchanged, reusing stored content ${hash.slice(0, 12)} (${hashed.length} file${hashed.length === 1 ? '' : 's'}, ${formatBytes(size)}).`);
       return { hash, files: hashed.map(({ path, sha256, size }) => ({ path, sha256, size })), size, reused: true, transfer: 'none' };
     }
-    if (early) {
-      await pool(hashed, concurrency, (f) => syncFile(join(early.dir, ...f.path.split('/'))), opts.signal);
-    } else {
+    if (!early) {
       report();
       direct = wantDirect ? await openDirect(client, scope) : undefined;
       if (direct) {
-        await copyDirect(hashed, direct.dir, { concurrency, progress, report, sync: true, ...(opts.signal ? { signal: opts.signal } : {}) });
+        await copyDirect(hashed, direct.dir, { concurrency, progress, report, ...(opts.signal ? { signal: opts.signal } : {}) });
         await unchangedSince(local, before);
       } else await sendHttp(client, hash, hashed, concurrency, progress, report, { ...scope, ...(opts.signal ? { signal: opts.signal } : {}) });
     }
@@ -404,12 +410,12 @@ const COPY_PROGRESS_MS = 200;
 
 /**
  * Copies the files into a staging folder, `concurrency` at a time: a kernel copy (a clone where
- * the filesystem can), then, with `sync`, an fsync, so the server's publish finds the bytes on disk.
+ * the filesystem can), then an fsync, so the server's publish finds the bytes on disk.
  */
 async function copyDirect(
   files: readonly LocalFile[],
   dir: string,
-  opts: { concurrency: number; progress: UploadProgress; report: () => void; sync: boolean; signal?: AbortSignal },
+  opts: { concurrency: number; progress: UploadProgress; report: () => void; signal?: AbortSignal },
 ): Promise<void> {
   const { progress, report } = opts;
   let copied = 0;
@@ -429,7 +435,7 @@ async function copyDirect(
         await mkdir(dirname(target), { recursive: true });
         copying.add(target);
         await copyFile(f.local, target, constants.COPYFILE_FICLONE);
-        if (opts.sync) await syncFile(target);
+        await syncFile(target);
         copying.delete(target);
         copied += f.size;
         progress.bytes = copied;

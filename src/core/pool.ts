@@ -3,6 +3,7 @@
  * starts, the signal handed to running ones aborts) and is thrown.
  */
 export async function pool<T>(items: readonly T[], limit: number, work: (item: T, signal: AbortSignal) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
   const controller = new AbortController();
   const stop = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', stop, { once: true });
