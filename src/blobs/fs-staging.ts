@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { invalid } from '../core/errors.js';
+import { fsyncPath } from './fsync.js';
 import { pool } from '../core/pool.js';
 import { checkKey, type BlobStaging, type StagedUpload } from './store.js';
 
@@ -21,13 +22,11 @@ const PARALLEL_FILES = 8;
 export class FsStaging implements BlobStaging {
   readonly #base: string;
   readonly #place: (key: string) => Promise<string>;
-  readonly #syncDir: (dir: string) => Promise<void>;
 
   /** `place(key)` confines a key to the store, creates its parent folders and returns its path. */
-  constructor(root: string, place: (key: string) => Promise<string>, syncDir: (dir: string) => Promise<void>) {
+  constructor(root: string, place: (key: string) => Promise<string>) {
     this.#base = join(root, STAGING_DIR);
     this.#place = place;
-    this.#syncDir = syncDir;
   }
 
   async open(): Promise<StagedUpload> {
@@ -53,17 +52,12 @@ export class FsStaging implements BlobStaging {
     });
     const dirs = new Set<string>();
     await pool(staged, PARALLEL_FILES, async (f) => {
-      const handle = await open(f.from, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await fsyncPath(f.from);
       const target = await this.#place(f.key);
       await rename(f.from, target);
       dirs.add(dirname(target));
     });
-    await pool([...dirs], PARALLEL_FILES, (dir) => this.#syncDir(dir));
+    await pool([...dirs], PARALLEL_FILES, fsyncPath);
     await rm(folder, { recursive: true, force: true });
   }
 

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { LapisError, notFound } from '../core/errors.js';
+import { fsyncPath } from './fsync.js';
 import {
   checkKey,
   checkPrefix,
@@ -41,7 +42,7 @@ class FsBlobStore implements BlobStore {
     private readonly root: string,
   ) {
     this.rootPrefix = root.endsWith(sep) ? root : root + sep;
-    this.staging = new FsStaging(root, (key) => this.place(key), syncDir);
+    this.staging = new FsStaging(root, (key) => this.place(key));
   }
 
   /** The path of `key`, its parent folders created (confined to the root first, as in put). */
@@ -83,7 +84,7 @@ class FsBlobStore implements BlobStore {
           ? new LapisError('CONFLICT', `Cannot store '${k}': a directory of that name exists; delete it first or choose another path.`)
           : err;
       });
-      await syncDir(dir);
+      await fsyncPath(dir);
       return { size: out.bytesWritten };
     } catch (err) {
       await handle.close().catch(() => undefined);
@@ -252,16 +253,6 @@ class FsBlobStore implements BlobStore {
 
   private missing(key: string): LapisError {
     return notFound(`Artifact '${key}' does not exist in ${this.uri}.`, { path: key });
-  }
-}
-
-/** fsync of a directory, so the entries just created or renamed in it are durable. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -449,6 +449,7 @@ async function copyDirect(
   }
 }
 
+/** fsync of a copy (the SDK keeps to src/client and src/core; the server's stores have their own). */
 async function syncFile(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
