@@ -295,6 +295,6 @@ async function registryScope(database: Database, name: string): Promise<string> 
 }
 
 /** A peer on this machine: the only kind a direct upload's staging folder means anything to. */
-export function isLoopback(address: string | undefined): boolean {
+function isLoopback(address: string | undefined): boolean {
   return address !== undefined && (address === '::1' || /^(?:::ffff:)?127\./.test(address));
 }
