@@ -1,11 +1,12 @@
-// Bundles the `lapis` command (dist/cli/lapis.js, compiled by tsc first) into one file in place:
+// Bundles the `lapis` command from its sources into dist/cli/lapis.js, over what tsc wrote there:
 // see src/cli/lapis.ts for why. Node's built-in modules stay imports, and so do the server's.
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['dist/cli/lapis.js'],
+  entryPoints: ['src/cli/lapis.ts'],
   outfile: 'dist/cli/lapis.js',
   allowOverwrite: true,
+  tsconfig: 'tsconfig.build.json',
   bundle: true,
   platform: 'node',
   format: 'esm',

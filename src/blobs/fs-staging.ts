@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { lstat, mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import { invalid } from '../core/errors.js';
 import { fsyncPath } from './fsync.js';
 import { pool } from '../core/pool.js';
@@ -41,8 +41,12 @@ export class FsStaging implements BlobStaging {
 
   async publish(id: string, files: readonly { path: string; key: string; size: number }[]): Promise<void> {
     const folder = this.#folder(id);
-    const staged = files.map((f) => ({ ...f, from: join(folder, 'files', ...checkKey(f.path).split('/')) }));
+    const root = join(folder, 'files');
+    const staged = files.map((f) => ({ ...f, from: join(root, ...checkKey(f.path).split('/')) }));
     await pool(staged, PARALLEL_FILES, async (f) => {
+      // A linked folder on the way would move files from elsewhere: the file's folder must really be inside.
+      const parent = await realpath(dirname(f.from)).catch(() => undefined);
+      if (parent !== undefined && parent !== root && !parent.startsWith(root + sep)) throw invalid(`'${f.path}' in direct upload ${id.slice(0, 12)} is under a linked folder: copy the files themselves.`);
       const info = await lstat(f.from).catch(() => undefined);
       if (!info) throw invalid(`Direct upload ${id.slice(0, 12)} is incomplete: '${f.path}' is missing. Copy it, then commit again.`);
       if (!info.isFile()) throw invalid(`'${f.path}' in direct upload ${id.slice(0, 12)} is not a regular file (a link or a folder): copy the file's bytes instead.`);
@@ -75,7 +79,8 @@ export class FsStaging implements BlobStaging {
     const cutoff = Date.now() - ABANDONED_MS;
     for (const name of names) {
       const info = await stat(join(this.#base, name)).catch(() => undefined);
-      if (info && info.mtimeMs < cutoff) await rm(join(this.#base, name), { recursive: true, force: true });
+      // One that cannot be removed (another user's files in it) must not stop new uploads.
+      if (info && info.mtimeMs < cutoff) await rm(join(this.#base, name), { recursive: true, force: true }).catch(() => undefined);
     }
   }
 }

@@ -275,6 +275,15 @@ describe('fs backend', () => {
         ]);
         await expect(err).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) as unknown });
       }
+      // A file under a linked folder (the link leads out of the staging folder).
+      await mkdir(join(base, 'elsewhere'));
+      await writeFile(join(base, 'elsewhere', 'x.txt'), 'xx');
+      await symlink(join(base, 'elsewhere'), join(upload.dir, 'linked'));
+      await expect(staging().publish(upload.id, [{ path: 'linked/x.txt', key: 'ws/content/h/linked/x.txt', size: 2 }])).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/under a linked folder/) as unknown,
+      });
+      expect(await readFile(join(base, 'elsewhere', 'x.txt'), 'utf8')).toBe('xx');
       // Nothing moved: the good file is still staged, nothing is stored.
       expect(await readFile(join(upload.dir, 'ok.txt'), 'utf8')).toBe('fine');
       expect(await store.stat('ws')).toBeNull();

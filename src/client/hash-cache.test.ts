@@ -20,7 +20,11 @@ describe('HashCache', () => {
     const first = await HashCache.load(cachePath);
     const v1 = await stat(file, { bigint: true });
     expect(first.get(v1)).toBeUndefined();
+    // Read right after it was written: too fresh to remember (a write in the same clock tick would not show).
     first.set(v1, 'a'.repeat(64));
+    expect(first.get(v1)).toBeUndefined();
+    // Read 10 s later (as if): remembered.
+    first.set(v1, 'a'.repeat(64), Date.now() + 10_000);
     await first.save();
     expect((await stat(cachePath)).mode & 0o777).toBe(0o600);
 
@@ -44,7 +48,7 @@ describe('HashCache', () => {
 
     // A file where the cache's folder should be: saving fails quietly, the damaged file is untouched.
     const blocked = await HashCache.load(join(damaged, 'hash-cache.json'));
-    blocked.set(s, 'b'.repeat(64));
+    blocked.set(s, 'b'.repeat(64), Date.now() + 10_000);
     await expect(blocked.save()).resolves.toBeUndefined();
     expect(await readFile(damaged, 'utf8')).toBe('{ not json');
   });

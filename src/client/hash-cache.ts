@@ -14,6 +14,12 @@ import { dirname, join } from 'node:path';
 
 /** Entries kept: the most recently used, about 100 bytes each on disk. */
 const MAX_ENTRIES = 50_000;
+/**
+ * A file changed this recently is not remembered: on kernels that stamp times once per clock tick
+ * (1–10 ms), a second write in the same tick would leave its times, and so its entry, unchanged
+ * (git's "racily clean" files).
+ */
+const SETTLED_MS = 2_000;
 
 type Entry = [size: string, mtimeNs: string, ctimeNs: string, sha256: string, usedAt: number];
 
@@ -51,7 +57,10 @@ export class HashCache {
     return entry[3];
   }
 
-  set(stat: BigIntStats, sha256: string): void {
+  /** Remembers the hash of this version of the file, read at `readAt` (epoch ms), unless it was too fresh then. */
+  set(stat: BigIntStats, sha256: string, readAt = Date.now()): void {
+    const changedAt = Number((stat.mtimeNs > stat.ctimeNs ? stat.mtimeNs : stat.ctimeNs) / 1_000_000n);
+    if (readAt - changedAt < SETTLED_MS) return;
     this.#entries.set(keyOf(stat), [String(stat.size), String(stat.mtimeNs), String(stat.ctimeNs), sha256, Date.now()]);
     this.#changed = true;
   }

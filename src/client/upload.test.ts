@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -155,7 +156,7 @@ describe('putFile', () => {
 describe('uploadContent with a hash cache', () => {
   // A stand-in server (node:http) that holds nothing and accepts every file; what is under test is
   // which files the client reads, and that one written during the upload is refused.
-  async function standIn(): Promise<{ client: LapisClient; puts: string[]; close: () => void }> {
+  async function standIn(onOpen?: () => void): Promise<{ client: LapisClient; puts: string[]; close: () => void }> {
     const puts: string[] = [];
     const server = http.createServer((req, res) => {
       req.resume();
@@ -163,7 +164,10 @@ describe('uploadContent with a hash cache', () => {
         res.setHeader('content-type', 'application/json');
         if (req.method === 'PUT') puts.push(decodeURIComponent(req.url?.split('/files/')[1] ?? ''));
         if (req.method === 'GET') res.end(JSON.stringify({ exists: false }));
-        else if (req.url?.endsWith('/content/uploads')) res.end(JSON.stringify({ direct: false, reason: 'stand-in' }));
+        else if (req.url?.endsWith('/content/uploads')) {
+          onOpen?.();
+          res.end(JSON.stringify({ direct: false, reason: 'stand-in' }));
+        }
         else res.end(JSON.stringify({ hash: 'h', size: 1, files: 1 }));
       });
     });
@@ -178,6 +182,8 @@ describe('uploadContent with a hash cache', () => {
       await mkdir(join(root, 'data'));
       await writeFile(join(root, 'data', 'a.txt'), 'alpha');
       await writeFile(join(root, 'data', 'b.txt'), 'bravo');
+      // Files written less than 2 s before they are read are not remembered (see HashCache).
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
       const opts = { hashCache: join(root, 'cache.json'), log: () => undefined, progressBar: false };
       const first = await uploadContent(client, join(root, 'data'), opts);
       expect(first.files.map((f) => f.sha256)).toEqual([createHash('sha256').update('alpha').digest('hex'), createHash('sha256').update('bravo').digest('hex')]);
@@ -202,16 +208,17 @@ describe('uploadContent with a hash cache', () => {
 
   it('refuses a file that is written while it is being hashed', async () => {
     const root = await mkdtemp(join(tmpdir(), 'lapis-cache-up-'));
-    const { client, puts, close } = await standIn();
+    const big = join(root, 'data', 'big.bin');
+    // 64 MiB or more: the client asks for a direct upload while it hashes, after it noted each
+    // file's version and before it checks them again; the stand-in writes to the file right then.
+    const { client, puts, close } = await standIn(() => appendFileSync(big, 'more'));
     try {
       await mkdir(join(root, 'data'));
-      await writeFile(join(root, 'data', 'big.bin'), Buffer.alloc(80 << 20, 1));
-      const writer = setTimeout(() => void writeFile(join(root, 'data', 'big.bin'), Buffer.alloc(80 << 20, 2)), 20);
+      await writeFile(big, Buffer.alloc(80 << 20, 1));
       await expect(uploadContent(client, join(root, 'data'), { log: () => undefined, progressBar: false })).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
         message: expect.stringMatching(/big\.bin changed while it was being uploaded/) as unknown,
       });
-      clearTimeout(writer);
       expect(puts).toEqual([]);
     } finally {
       close();

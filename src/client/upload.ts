@@ -245,6 +245,7 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
   const progress: UploadProgress = { files: 0, totalFiles: local.length, bytes: 0, totalBytes: local.reduce((n, f) => n + f.size, 0) };
   // Each file's version before it is read: the hash cache's key, and what it must still be after
   // hashing and copying (a file written meanwhile would not match its hash).
+  const readAt = Date.now();
   const before = await Promise.all(local.map((f) => stat(f.local, { bigint: true })));
   const cache = opts.hashCache ? await HashCache.load(opts.hashCache) : undefined;
   const known = before.map((s) => cache?.get(s));
@@ -283,7 +284,7 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
     hashed = local.map((f, i) => {
       const sha256 = known[i] ?? (fresh[next++] as FileHash).sha256;
       const version = before[i] as BigIntStats;
-      cache?.set(version, sha256);
+      cache?.set(version, sha256, readAt);
       return { ...f, size: Number(version.size), sha256 };
     });
     await cache?.save();
@@ -298,13 +299,17 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
     }
     if (!early) {
       report();
-      direct = wantDirect ? await openDirect(client, scope) : undefined;
+      // Not asked again when the early offer was refused: the answer would be the same.
+      direct = wantDirect && !opening ? await openDirect(client, scope) : undefined;
       if (direct) {
         await copyDirect(hashed, direct.dir, { concurrency, progress, report, ...(opts.signal ? { signal: opts.signal } : {}) });
         await unchangedSince(local, before);
       } else await sendHttp(client, hash, hashed, concurrency, progress, report, { ...scope, ...(opts.signal ? { signal: opts.signal } : {}) });
     }
+    bar?.done();
+    await client.content.commit(hash, hashed.map(({ path, sha256, size }) => ({ path, sha256, size })), { ...scope, ...(direct ? { direct: direct.id } : {}) });
   } catch (err) {
+    // The server removes the folder itself once a commit reaches it; this covers the rest.
     if (direct) await client.content.discardDirect(direct.id, scope).catch(() => undefined);
     throw err;
   } finally {
@@ -312,7 +317,6 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
   }
   const files: ContentFile[] = hashed.map(({ path, sha256, size }) => ({ path, sha256, size }));
   const size = files.reduce((n, f) => n + f.size, 0);
-  await client.content.commit(hash, files, { ...scope, ...(direct ? { direct: direct.id } : {}) });
   const how = direct ? ", copied straight into the server's store" : '';
   log(`${label}: uploaded ${files.length} file${files.length === 1 ? '' : 's'} (${formatBytes(size)}) as content ${hash.slice(0, 12)}${how}.`);
   return { hash, files, size, reused: false, transfer: direct ? 'direct' : 'http' };
@@ -390,16 +394,19 @@ async function sendHttp(
 }
 
 /**
- * A direct upload this client can use: the server's store is a local folder, and the token the
- * server wrote beside the staging folder reads back here, so this process sees the same
- * filesystem and may write there. Undefined otherwise (another machine, another user, an S3
- * store, an older server): the files then go over HTTP.
+ * A direct upload this client can use: the server's store is a local folder, the token the
+ * server wrote beside the staging folder reads back here (this process sees the same
+ * filesystem), and this process runs as the server's user. Undefined otherwise (another machine,
+ * another user, an S3 store, an older server): the files then go over HTTP.
  */
 async function openDirect(client: LapisClient, scope: { registry?: string }): Promise<{ id: string; dir: string } | undefined> {
   const upload = await client.content.openDirect(scope).catch(() => undefined);
   if (!upload?.direct) return undefined;
   const token = await readFile(upload.tokenFile, 'utf8').catch(() => undefined);
-  const writable = token === upload.token && (await access(upload.dir, constants.W_OK).then(() => true, () => false));
+  // The server's own user only: files another user (root, say) copied in would be theirs, and the
+  // server could not move them or clean up after them.
+  const owner = await stat(upload.dir).then((s) => s.uid, () => undefined);
+  const writable = token === upload.token && owner === process.getuid?.() && (await access(upload.dir, constants.W_OK).then(() => true, () => false));
   if (writable) return upload;
   await client.content.discardDirect(upload.id, scope).catch(() => undefined);
   return undefined;
@@ -419,10 +426,13 @@ async function copyDirect(
 ): Promise<void> {
   const { progress, report } = opts;
   let copied = 0;
+  let stopped = false;
   const copying = new Set<string>();
   const poll = setInterval(() => {
-    void Promise.all([...copying].map((p) => stat(p).then((s) => s.size, () => 0))).then((sizes) => {
-      progress.bytes = copied + sizes.reduce((a, b) => a + b, 0);
+    void Promise.all([...copying].map((p) => stat(p).then((s) => (copying.has(p) ? s.size : 0), () => 0))).then((sizes) => {
+      // An answer that comes back after the copies ended, or overlaps a file that just finished, must not move the line.
+      if (stopped) return;
+      progress.bytes = Math.max(progress.bytes, Math.min(copied + sizes.reduce((a, b) => a + b, 0), progress.totalBytes));
       report();
     });
   }, COPY_PROGRESS_MS).unref();
@@ -438,13 +448,14 @@ async function copyDirect(
         await syncFile(target);
         copying.delete(target);
         copied += f.size;
-        progress.bytes = copied;
+        progress.bytes = Math.max(progress.bytes, copied);
         progress.files += 1;
         report();
       },
       opts.signal,
     );
   } finally {
+    stopped = true;
     clearInterval(poll);
   }
 }

@@ -102,7 +102,8 @@ export class ContentStore {
     try {
       return await this.#commit(scope, hash, files, (keys) => staging.publish(direct, keys));
     } finally {
-      await staging.discard(direct);
+      // Never in place of the commit's own answer; a folder left behind is swept after a day.
+      await staging.discard(direct).catch(() => undefined);
     }
   }
 

@@ -282,6 +282,21 @@ describe.each(BACKENDS)('assets on $backend + $artifacts', ({ backend, artifacts
       expect(await readFile(join(work, `direct-dl-${version}`, 'direct', 'nested', 'small.txt'), 'utf8')).toBe(small);
     }
 
+    // 64 MiB or more never hashed: the copy runs while the files are hashed. A second upload of the
+    // same folder with an empty hash cache copies again, learns the server holds it, and throws the copy away.
+    await put({ 'large/part.bin': randomBytes(65 << 20), 'large.yml': 'name: large\npath: ./large\n' });
+    const freshCache = { LAPIS_CONFIG_DIR: await mkdtemp(join(work, 'cli-config-')) };
+    const large = await lapis(['data', 'create', '-f', 'large.yml', '-o', 'json'], freshCache);
+    expect(large.code, large.stderr).toBe(0);
+    expect(large.stderr.includes("copied straight into the server's store")).toBe(viaDirect);
+    const again = await lapis(['data', 'create', '-f', 'large.yml', '-o', 'json'], { LAPIS_CONFIG_DIR: await mkdtemp(join(work, 'cli-config-')) });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/unchanged, reusing stored content/);
+    expect((JSON.parse(again.stdout) as Asset).content_hash).toBe((JSON.parse(large.stdout) as Asset).content_hash);
+    if (viaDirect) expect(await readdir(join(server.dataDir, 'artifacts', '.uploads'))).toEqual([]);
+    await lapisJson(['data', 'download', 'large:2', '--dest', 'large-dl']);
+    expect(sha(await readFile(join(work, 'large-dl', 'large', 'part.bin')))).toBe(sha(await readFile(join(work, 'large', 'part.bin'))));
+
     const opened = await api<{ direct: boolean; id?: string; dir?: string; reason?: string }>('POST', '/api/v1/content/uploads');
     expect(opened.status).toBe(200);
     if (!viaDirect) {
