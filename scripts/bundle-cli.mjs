@@ -1,5 +1,6 @@
 // Bundles the `lapis` command from its sources into dist/cli/lapis.js, over what tsc wrote there:
 // see src/cli/lapis.ts for why. Node's built-in modules stay imports, and so do the server's.
+import { chmodSync } from 'node:fs';
 import { build } from 'esbuild';
 
 await build({
@@ -25,3 +26,5 @@ await build({
   ],
   logLevel: 'warning',
 });
+// Runnable as is, like the file tsc wrote (npm links it as the `lapis` bin).
+chmodSync('dist/cli/lapis.js', 0o755);
