@@ -155,7 +155,7 @@ export interface UploadProgress {
 export interface UploadOptions {
   /** Upload into this registry instead of the client's workspace. */
   registry?: string;
-  /** Files uploaded at once (default 4). */
+  /** Files uploaded at once (default: 4 over HTTP, 8 copied directly). */
   concurrency?: number;
   /**
    * Copy the files straight into the server's store when it is a local folder this process can
@@ -189,6 +189,14 @@ export interface UploadResult {
   /** How the files reached the server: not at all (reused), over HTTP, or copied into its store directly. */
   transfer: 'none' | 'http' | 'direct';
 }
+
+/** Files sent at once over HTTP: more streams were slower (the server hashes each on its one thread). */
+const HTTP_STREAMS = 4;
+/**
+ * Files copied at once into a staging folder: each copy ends in an fsync that waits on the disk,
+ * and more of them in flight keep its queue full (8 gave 82 % of a plain copy's speed, 4 gave 78 %).
+ */
+const DIRECT_COPIES = 8;
 
 /** Reads of 1 MiB: a tenth of the per-chunk work of the 64 KiB default on the way to the socket. */
 const READ_BYTES = 1 << 20;
@@ -255,7 +263,8 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
     opts.onProgress?.({ ...progress });
     bar?.update(progress);
   };
-  const concurrency = opts.concurrency ?? 4;
+  const streams = opts.concurrency ?? HTTP_STREAMS;
+  const copies = opts.concurrency ?? DIRECT_COPIES;
   const wantDirect = opts.direct ?? process.env.LAPIS_DIRECT_UPLOAD !== '0';
   // A large upload to a server on this machine is copied while it is hashed: the copy is the
   // kernel's work and the hashing runs on worker threads, so together they take about as long as
@@ -275,7 +284,7 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
           direct = early = await opening;
           if (!early) return;
           report();
-          await copyDirect(local, early.dir, { concurrency, progress, report, signal });
+          await copyDirect(local, early.dir, { concurrency: copies, progress, report, signal });
         }),
       opts.signal,
     );
@@ -302,9 +311,9 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
       // Not asked again when the early offer was refused: the answer would be the same.
       direct = wantDirect && !opening ? await openDirect(client, scope) : undefined;
       if (direct) {
-        await copyDirect(hashed, direct.dir, { concurrency, progress, report, ...(opts.signal ? { signal: opts.signal } : {}) });
+        await copyDirect(hashed, direct.dir, { concurrency: copies, progress, report, ...(opts.signal ? { signal: opts.signal } : {}) });
         await unchangedSince(local, before);
-      } else await sendHttp(client, hash, hashed, concurrency, progress, report, { ...scope, ...(opts.signal ? { signal: opts.signal } : {}) });
+      } else await sendHttp(client, hash, hashed, streams, progress, report, { ...scope, ...(opts.signal ? { signal: opts.signal } : {}) });
     }
     bar?.done();
     await client.content.commit(hash, hashed.map(({ path, sha256, size }) => ({ path, sha256, size })), { ...scope, ...(direct ? { direct: direct.id } : {}) });
