@@ -315,7 +315,6 @@ export async function uploadContent(client: LapisClient, localPath: string, opts
         await unchangedSince(local, before);
       } else await sendHttp(client, hash, hashed, streams, progress, report, { ...scope, ...(opts.signal ? { signal: opts.signal } : {}) });
     }
-    bar?.done();
     await client.content.commit(hash, hashed.map(({ path, sha256, size }) => ({ path, sha256, size })), { ...scope, ...(direct ? { direct: direct.id } : {}) });
   } catch (err) {
     // The server removes the folder itself once a commit reaches it; this covers the rest.

@@ -85,7 +85,7 @@ export async function assetRoutes(app: FastifyInstance, deps: AssetRouteDeps): P
     '/api/v1/content/uploads',
     { config: { action: 'data/write' }, schema: { summary: 'Open a direct upload: a staging folder a client on the server\'s machine copies files into', tags, querystring: RegistryQuery } },
     async (req) => {
-      await scopeFor(req, database);
+      await scopeFor(req, database); // a named registry must exist, as for the uploads it is for
       if (!isLoopback(req.socket.remoteAddress)) return { direct: false, reason: 'direct uploads are offered to clients on the server\'s machine only' };
       const staged = await content.openDirect();
       return staged ? { direct: true, ...staged } : { direct: false, reason: 'the artifact store is not a local folder' };
