@@ -16,8 +16,10 @@
  *     same `dataframe_split` body at `POST /invocations`. The same levels straight to the two scoring
  *     hosts' loopback ports (no router), and through a score.py deployment (environment
  *     {image: python:3.11-slim}: the host's Python, the test venv) pinned with azureml-model-deployment.
- *  3. Router overhead: one client, requests through the router and straight to a scoring host
- *     interleaved one for one (`--pairs` pairs); p50 via router − p50 direct. The hosts' ports come
+ *  3. Router overhead: one client, requests through the router, straight to a scoring host's HTTP
+ *     and straight to the host as the router calls it (frames, with the router's own FramePool),
+ *     interleaved one for one (`--pairs` rounds); p50 via router − p50 direct (HTTP: what a caller
+ *     without the router gets), and against frames the router's own cost. The hosts' ports come
  *     from their "listening on http://127.0.0.1:<port> (pid N" log lines (GET .../logs), matched to
  *     the instances' pids (GET .../deployments/<d>): the API does not expose them.
  *  4. Where the time goes: CPU per request of the router (the Lapis node process), the scoring hosts
@@ -35,7 +37,10 @@
  * ≥ 10× `mlflow models serve`'s highest throughput, with p99 ≤ 5 ms at half of its own highest.
  *
  *   npm run bench:serving [-- --no-build] [--no-write] [--requests N] [--pairs N] [--profile]
- *                         [--onnx-requests N] [--onnx-workers N]
+ *                         [--onnx-requests N] [--onnx-workers N] [--overhead-only]
+ *
+ * `--overhead-only` measures the router overhead alone (about a minute; nothing written), with
+ * `--profile` under node --cpu-prof: for work on the router's latency.
  *
  * Loopback only; every loop and wait is bounded; the servers (Lapis's scoring processes are its
  * children, in its process group, stopped with it) and every Python helper are stopped on every exit
@@ -48,6 +53,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LapisClient } from '../../src/client/index.js';
 import type { OnlineDeployment } from '../../src/client/serving.js';
+import { FramePool } from '../../src/serving/frames.js';
 import { TERMINAL_JOB_STATUSES } from '../../src/client/jobs.js';
 import { uploadContent } from '../../src/client/upload.js';
 import { HttpClient, sleep } from '../lib/http.js';
@@ -81,6 +87,7 @@ const OPTS = {
   build: !flag('--no-build'),
   write: !flag('--no-write'),
   profile: flag('--profile'),
+  overheadOnly: flag('--overhead-only'),
   requests: intOption('--requests', 2000, 200, 100_000),
   pairs: intOption('--pairs', 2000, 100, 100_000),
   onnxRequests: intOption('--onnx-requests', 20_000, 1_000, 1_000_000),
@@ -357,8 +364,11 @@ interface HostInstance {
 
 interface Overhead {
   router: number[];
+  /** Straight to a host's HTTP port, as a caller without the router would. */
   direct: number[];
-  /** Per pair: router − direct, ms. */
+  /** Straight to a host as the router calls it: frames. */
+  frames: number[];
+  /** Per round: router − direct, ms. */
   diff: number[];
   otherCores: number;
 }
@@ -435,35 +445,52 @@ function cmdline(pid: number): string[] {
   }
 }
 
-/** The router and the direct path, one request each in turn (the order flips every pair), on one client each. */
-async function overheadPhase(router: Target, direct: readonly Target[], parts: Parts): Promise<Overhead> {
-  const one = async (t: Target): Promise<number> => {
+/** A timed call: the milliseconds to a 200 answer. */
+type Timed = () => Promise<number>;
+
+function timedHttp(t: Target): Timed {
+  return async () => {
     const res = await t.http.request(t.call.method, t.call.path, t.call.body, 30_000, t.call.headers);
     if (res.status !== 200) throw new Error(`${t.call.path} -> HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`);
     return res.ms;
   };
-  const pairs = async (n: number, out?: Overhead): Promise<void> => {
+}
+
+function timedFrames(pool: FramePool, body: Buffer): Timed {
+  return async () => {
+    const t0 = performance.now();
+    const res = await pool.score(body, 'application/json', 30_000);
+    const ms = performance.now() - t0;
+    if (res.status !== 200) throw new Error(`frames to :${pool.port} -> ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`);
+    return ms;
+  };
+}
+
+/**
+ * One request each through the router, to a host's HTTP and to a host as the router calls it
+ * (frames), in turn (the order rotating every round, the hosts alternating), on one client each.
+ */
+async function overheadPhase(router: Timed, direct: readonly Timed[], frames: readonly Timed[], parts: Parts): Promise<Overhead> {
+  const rounds = async (n: number, out?: Overhead): Promise<void> => {
     for (let i = 0; i < n; i++) {
-      const d = direct[i % direct.length] as Target;
-      let r: number;
-      let x: number;
-      if (i % 2 === 0) {
-        r = await one(router);
-        x = await one(d);
-      } else {
-        x = await one(d);
-        r = await one(router);
+      const calls = [router, direct[i % direct.length] as Timed, frames[i % frames.length] as Timed];
+      const ms = [0, 0, 0];
+      for (let k = 0; k < 3; k++) {
+        const which = (i + k) % 3;
+        ms[which] = await (calls[which] as Timed)();
       }
+      const [r, d, f] = ms as [number, number, number];
       out?.router.push(r);
-      out?.direct.push(x);
-      out?.diff.push(r - x);
+      out?.direct.push(d);
+      out?.frames.push(f);
+      out?.diff.push(r - d);
     }
   };
-  await pairs(CFG.warmup);
+  await rounds(CFG.warmup);
   await waitForQuiet(parts);
   const meter = cpuMeter(parts);
-  const out: Overhead = { router: [], direct: [], diff: [], otherCores: 0 };
-  await pairs(OPTS.pairs, out);
+  const out: Overhead = { router: [], direct: [], frames: [], diff: [], otherCores: 0 };
+  await rounds(OPTS.pairs, out);
   out.otherCores = meter().otherCores;
   return out;
 }
@@ -531,6 +558,7 @@ async function benchLapis(python: string): Promise<LapisPhase> {
   const parts: Parts = { router: [server.pid], 'router.sys': [server.pid], hosts: [...nocodeHosts, ...scriptHosts].map((h) => h.pid) };
   const routerHttp = new HttpClient(server.url, 16);
   const directHttp = nocodeHosts.map((h) => new HttpClient(`http://127.0.0.1:${h.port}`, 16));
+  const framePools = nocodeHosts.map((h) => new FramePool(h.port));
   const body = (shape: Shape): Buffer => Buffer.from(JSON.stringify(BODIES[shape]));
   const auth = { authorization: `Bearer ${keys.primaryKey}` };
   const scorePath = `/endpoints/${CFG.endpoint}/score`;
@@ -559,13 +587,14 @@ async function benchLapis(python: string): Promise<LapisPhase> {
       for (const c of CFG.concurrencies) levels.push(await level(meta, targets, c, parts));
     }
 
-    log(`  router overhead: ${fmt(OPTS.pairs)} pairs (router, direct) on one client each, interleaved`);
-    let overhead = await overheadPhase(via('input_data')[0] as Target, direct('input_data'), parts);
+    log(`  router overhead: ${fmt(OPTS.pairs)} rounds (router, a host's HTTP, a host's frames) on one client each, interleaved`);
+    const paths = [timedHttp(via('input_data')[0] as Target), direct('input_data').map(timedHttp), framePools.map((pool) => timedFrames(pool, body('input_data')))] as const;
+    let overhead = await overheadPhase(...paths, parts);
     for (let attempt = 0; overhead.otherCores > CFG.quiet.otherCores && attempt < CFG.quiet.retries; attempt++) {
       log(`    other processes used ${fmt(overhead.otherCores, 2)} cores meanwhile: measuring again`);
-      overhead = await overheadPhase(via('input_data')[0] as Target, direct('input_data'), parts);
+      overhead = await overheadPhase(...paths, parts);
     }
-    log(`    p50 via router ${fmt(median(overhead.router), 3)} ms, direct ${fmt(median(overhead.direct), 3)} ms: +${fmt(median(overhead.router) - median(overhead.direct), 3)} ms (median of the pair differences ${fmt(median(overhead.diff), 3)} ms); other load ${fmt(overhead.otherCores, 2)} cores`);
+    log(`    p50 via router ${fmt(median(overhead.router), 3)} ms, direct (HTTP) ${fmt(median(overhead.direct), 3)} ms: +${fmt(median(overhead.router) - median(overhead.direct), 3)} ms (median of the round differences ${fmt(median(overhead.diff), 3)} ms); direct (frames) ${fmt(median(overhead.frames), 3)} ms; other load ${fmt(overhead.otherCores, 2)} cores`);
 
     const serverSideP50 = (await client.onlineEndpoints.deployment(CFG.endpoint, 'nocode')).metrics.p50_ms;
     const onnx = await onnxPhase(client, model, via, { router: [server.pid], 'router.sys': [server.pid] });
@@ -573,6 +602,7 @@ async function benchLapis(python: string): Promise<LapisPhase> {
   } finally {
     routerHttp.close();
     for (const h of directHttp) h.close();
+    for (const pool of framePools) pool.close();
     await server.stop();
     lapisServer = undefined;
     log('Lapis: stopped (with its scoring processes)');
@@ -698,6 +728,38 @@ async function profileRouter(python: string): Promise<ProfileResult> {
   return { ...topSelfTime(join(profDir, file), 15, windowMs), rps, file: join(profDir, file) };
 }
 
+/** `--overhead-only`: the router overhead rounds against the no-code deployment, printed. */
+async function overheadOnly(python: string): Promise<void> {
+  const profDir = join(WORK, 'profile');
+  mkdirSync(profDir, { recursive: true });
+  const nodeArgs = OPTS.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : undefined;
+  const { server, client } = await setupLapis(python, join(WORK, 'lapis'), join(WORK, 'model'), { script: false, ...(nodeArgs ? { nodeArgs } : {}) });
+  const keys = await client.onlineEndpoints.keys(CFG.endpoint);
+  const hosts = await hostInstances(client, 'nocode');
+  const body = Buffer.from(JSON.stringify(BODIES.input_data));
+  const routerHttp = new HttpClient(server.url, 16);
+  const hostHttp = hosts.map((h) => new HttpClient(`http://127.0.0.1:${h.port}`, 16));
+  const pools = hosts.map((h) => new FramePool(h.port));
+  try {
+    const via = timedHttp({ http: routerHttp, call: { method: 'POST', path: `/endpoints/${CFG.endpoint}/score`, body, headers: { authorization: `Bearer ${keys.primaryKey}` } } });
+    const o = await overheadPhase(
+      via,
+      hostHttp.map((http) => timedHttp({ http, call: { method: 'POST', path: '/score', body } })),
+      pools.map((pool) => timedFrames(pool, body)),
+      { router: [server.pid], hosts: hosts.map((h) => h.pid) },
+    );
+    log(`p50 via router ${fmt(median(o.router), 3)} ms, direct (HTTP) ${fmt(median(o.direct), 3)} ms: +${fmt(median(o.router) - median(o.direct), 3)} ms; direct (frames) ${fmt(median(o.frames), 3)} ms: +${fmt(median(o.router) - median(o.frames), 3)} ms; other load ${fmt(o.otherCores, 2)} cores`);
+  } finally {
+    routerHttp.close();
+    for (const h of hostHttp) h.close();
+    for (const pool of pools) pool.close();
+    await server.stop();
+    lapisServer = undefined;
+  }
+  const file = OPTS.profile ? readdirSync(profDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+  if (file) for (const r of topSelfTime(join(profDir, file), 25).top) console.log(`  ${fmt(r.ms, 1).padStart(8)} ms  ${fmt(r.share * 100, 1).padStart(5)} %  ${r.fn}  ${r.where}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // MLflow
 
@@ -811,8 +873,9 @@ function rows(l: LapisPhase, m: MlflowPhase): { rows: Row[]; failed: string[] } 
   const added = median(o.router) - median(o.direct);
   const ok = added <= TARGETS.routerAddedP50Ms;
   if (!ok) failed.add('router overhead');
-  table.push({ figure: 'router overhead: p50 via router − p50 direct, ms', lapis: fmt(added, 3), mlflow: '', ratio: '', target: `≤ ${TARGETS.routerAddedP50Ms} ms`, result: pass(ok) });
-  table.push({ figure: '… p50 via router / direct to a host, ms', lapis: `${fmt(median(o.router), 3)} / ${fmt(median(o.direct), 3)}`, mlflow: '', ratio: '', target: '', result: '' });
+  table.push({ figure: "router overhead: p50 via router − p50 direct to a host's HTTP, ms", lapis: fmt(added, 3), mlflow: '', ratio: '', target: `≤ ${TARGETS.routerAddedP50Ms} ms`, result: pass(ok) });
+  table.push({ figure: "… p50 via router / direct to a host's HTTP, ms", lapis: `${fmt(median(o.router), 3)} / ${fmt(median(o.direct), 3)}`, mlflow: '', ratio: '', target: '', result: '' });
+  table.push({ figure: '… the router alone: p50 via router − p50 direct as it calls a host (frames), ms', lapis: `${fmt(median(o.router) - median(o.frames), 3)} (${fmt(median(o.frames), 3)})`, mlflow: '', ratio: '', target: '', result: '' });
   const lx = find(l.levels, 'lapis', 'nocode', 'input_data', top);
   table.push({ figure: `router CPU per request at ${top} clients (kernel part), ms`, lapis: `${fmt(routerNet(l, lx), 3)} (${fmt(lx?.cpuMsPerRequest['router.sys'] ?? Number.NaN, 3)})`, mlflow: '', ratio: '', target: '', result: '' });
   const onnx = l.onnx;
@@ -877,7 +940,7 @@ function findings(l: LapisPhase, m: MlflowPhase, h: HostProfile): string[] {
   const mlflowCpu = mx?.cpuMsPerRequest.mlflow ?? Number.NaN;
   return [
     `Python work per request without HTTP (p50 of ${fmt(CFG.hostProfileCalls)} calls in one process): the host's no-code scorer ${us(h.lapis_nocode_input_data)} (input_data) / ${us(h.lapis_nocode_dataframe_split)} (dataframe_split) against MLflow's \`invocations()\` ${us(h.mlflow_invocations_dataframe_split)}: the same MLflow code (the host calls MLflow's own parser and \`PyFuncModel.predict\`), so the Python work is even. Inside it: \`_parse_json_data\` ${us(h.parse_json_data)}, \`PyFuncModel.predict\` ${us(h.pyfunc_predict)} (scikit-learn's \`predict\` alone ${us(h.sklearn_predict)}, the rest MLflow's schema enforcement), a one-row \`pd.DataFrame\` ${us(h.dataframe_build)}; the score.py's \`run()\` (no parser, still the pyfunc \`predict\`) ${us(h.lapis_script_input_data)}.`,
-    `One client, p50: straight to a host ${ms2(d1?.p50)} ms = ${fmt(score, 2)} ms of scoring + ${ms2(d1 ? d1.p50 - score : undefined)} ms of HTTP (\`http.server\`, a thread per connection); through the router ${ms2(l1?.p50)} ms (+${fmt(median(l.overhead.router) - median(l.overhead.direct), 3)} ms in the interleaved pairs); MLflow ${ms2(m1?.p50)} ms = \`invocations()\` ${fmt(inv, 2)} ms + ${ms2(m1 ? m1.p50 - inv : undefined)} ms of uvicorn, FastAPI and \`asyncio.to_thread\`. At one client the 2× target would need a p50 below the scoring work itself (${fmt(score, 2)} ms against MLflow's ${ms2(m1?.p50)} ms), hence the target is read at ${top} clients.`,
+    `One client, p50: straight to a host ${ms2(d1?.p50)} ms = ${fmt(score, 2)} ms of scoring + ${ms2(d1 ? d1.p50 - score : undefined)} ms of HTTP (\`http.server\`, a thread per connection); through the router ${ms2(l1?.p50)} ms (+${fmt(median(l.overhead.router) - median(l.overhead.direct), 3)} ms in the interleaved rounds; the router sends frames, which skip \`http.server\`'s parsing: straight to a host that way ${fmt(median(l.overhead.frames), 2)} ms); MLflow ${ms2(m1?.p50)} ms = \`invocations()\` ${fmt(inv, 2)} ms + ${ms2(m1 ? m1.p50 - inv : undefined)} ms of uvicorn, FastAPI and \`asyncio.to_thread\`. At one client the 2× target would need a p50 below the scoring work itself (${fmt(score, 2)} ms against MLflow's ${ms2(m1?.p50)} ms), hence the target is read at ${top} clients.`,
     `CPU per request at ${top} clients (ms, /proc over the level): via the router: ${cpuLine(lx)}; straight to the hosts: ${cpuLine(dx)}; MLflow: ${cpuLine(mx)}. The router uses ${fmt(l.idleCores.router ?? 0, 3)} cores idle; less that, ${fmt(routerNet(l, lx), 2)} ms a request, ${lx ? fmt((100 * routerNet(l, lx)) / sumParts(lx.cpuMsPerRequest)) : 'n/a'}% of the CPU a request costs end to end. CPU-bound ceilings on ${cpus().length} cores (load generator included): Lapis via the router ≈ ${ceiling(lx)} req/s, without it ≈ ${ceiling(dx)}; MLflow, one worker process and so one GIL: ≈ 1000 / ${fmt(mlflowCpu, 2)} ms ≈ ${fmt(1000 / mlflowCpu)} req/s.`,
   ];
 }
@@ -909,7 +972,7 @@ Each cell is throughput (req/s) · p99 latency (ms); the ratio is Lapis/MLflow t
 - **Lapis**: \`lapis server\` on SQLite, \`LAPIS_PYTHON\` = the test virtualenv's Python, \`LAPIS_JOB_CACHE\` = \`~/.cache/lapis/serving-test-cache\` (the no-code environment ${l.envReused ? 'was reused from it' : 'was built'}; the deployment was up ${fmt(l.deploySeconds.nocode, 1)} s after its creation, the score.py one ${fmt(l.deploySeconds.script, 1)} s). Endpoint with \`auth_mode: key\`; deployments \`nocode\` (no code, all traffic) and \`script\` (\`bench/serving/score/score.py\`: \`json.loads\`, a DataFrame, the pyfunc \`predict\`; \`environment: {image: python:3.11-slim}\`, which runs on the host's Python; reached with \`azureml-model-deployment: script\`), each with \`instance_count: ${CFG.instances}\` and \`max_concurrent_requests_per_instance: ${CFG.maxConcurrent}\` (${CFG.instances} × ${CFG.maxConcurrent} slots for at most ${top} clients; each host runs ${CFG.maxConcurrent} scoring threads). Requests: \`POST /endpoints/${CFG.endpoint}/score\` with \`Authorization: Bearer <primary key>\`. "No router": the same bodies to \`POST /score\` on the two no-code hosts' loopback ports (from their "listening on" log lines, \`GET .../logs\`, matched to the instances' pids: the API does not give the ports), half the clients on each.
 - **MLflow**: \`mlflow models serve -m <the downloaded folder> --env-manager local\` from the same virtualenv: uvicorn + FastAPI with **one worker process** (its default: without \`--workers\`/\`MLFLOW_MODELS_WORKERS\` it passes \`--workers 1\`), each request's \`invocations()\` run through \`asyncio.to_thread\`; ${m.processes.length} processes in its tree (the \`mlflow\` CLI and uvicorn). It answered /ping ${fmt(m.startSeconds, 1)} s after the spawn.
 - **Load**: one load generator (\`bench/lib\`: Node, keep-alive, bodies serialised before the clock), closed loop, ${fmt(OPTS.requests)} requests a level after a warm-up of ${CFG.warmup}; p99 nearest-rank. Lapis ran first and was stopped with its scoring processes before MLflow started. Before each level the bench waits up to ${CFG.quiet.maxWaitMs / 1000} s for other processes to use less than ${CFG.quiet.otherCores} cores, and measures a level again (at most ${CFG.quiet.retries} more times) if they used more during it; the load generator shares the ${mc.cores} cores with the servers.
-- **Router overhead**: one client, ${fmt(OPTS.pairs)} pairs after ${CFG.warmup} warm-up pairs, each one request through the router and one straight to a host (alternating hosts, the order flipping every pair); p50 − p50 (the median of the per-pair differences: ${fmt(median(l.overhead.diff), 3)} ms; other load ${fmt(l.overhead.otherCores, 2)} cores). The router's own p50 for the deployment (\`online-deployment show\`, its last 2,048 requests, host time included): ${l.serverSideP50 ?? 'n/a'} ms. "Router CPU per request" is the Lapis node process's user + kernel time over the ${top}-client level, less its idle use (${fmt(l.idleCores.router ?? 0, 3)} cores, over ${CFG.idleWindowMs / 1000} s with the deployments up), per request; in parentheses its kernel time alone.
+- **Router overhead**: one client, ${fmt(OPTS.pairs)} rounds after ${CFG.warmup} warm-up rounds, each one request through the router, one straight to a host's HTTP port (what a caller without the router gets) and one straight to a host as the router calls it (frames on a kept-alive connection, sent by the router's own \`FramePool\`), the hosts alternating and the order rotating every round; the target is p50 via router − p50 to the host's HTTP (the median of the per-round differences: ${fmt(median(l.overhead.diff), 3)} ms; other load ${fmt(l.overhead.otherCores, 2)} cores). Against frames, the router's own cost: its HTTP server, the key check and routing, and two more loopback hops (each a write that wakes another process: on this VM the bulk of it). The router's own p50 for the deployment (\`online-deployment show\`, its last 2,048 requests, host time included): ${l.serverSideP50 ?? 'n/a'} ms. "Router CPU per request" is the Lapis node process's user + kernel time over the ${top}-client level, less its idle use (${fmt(l.idleCores.router ?? 0, 3)} cores, over ${CFG.idleWindowMs / 1000} s with the deployments up), per request; in parentheses its kernel time alone.
 - **Where the time goes** (CPU from /proc per level; \`bench/serving/profile_host.py\`, run after the servers stopped with the deployment environment's Python, calls the host's scorers and MLflow's functions in a loop without HTTP):
 ${findings(l, m, h)
   .map((f) => `  - ${f}`)
@@ -953,6 +1016,7 @@ async function main(): Promise<void> {
   log(`Machine: ${machine.cores} cores, ${fmt(machine.ramGiB, 1)} GiB, Node ${machine.node}, Python ${machine.python} (${machine.packages}); load average ${fmt(machine.loadBefore, 2)}`);
 
   const python = join(py.venv, 'bin/python');
+  if (OPTS.overheadOnly) return overheadOnly(python);
   const lapis = await benchLapis(python);
   const profiled: { top?: ProfileResult } = {};
   if (OPTS.profile) {
@@ -986,7 +1050,7 @@ async function main(): Promise<void> {
 }
 
 function overheadSummary(o: Overhead): Record<string, number> {
-  return { router50: median(o.router), direct50: median(o.direct), diff50: median(o.diff), otherCores: o.otherCores };
+  return { router50: median(o.router), direct50: median(o.direct), frames50: median(o.frames), diff50: median(o.diff), otherCores: o.otherCores };
 }
 
 async function shutdown(): Promise<void> {

@@ -1,10 +1,14 @@
-"""HTTP on loopback: /live, /ready and /score, with the scorer initialized in the background.
+"""One loopback port, two protocols: HTTP (/live, /ready and /score) and the router's framed /score.
 
 Every connection gets a thread, so /live and /ready answer while a request is being scored; calls
-into the scorer itself are bounded by LAPIS_SCORE_THREADS.
+into the scorer itself are bounded by LAPIS_SCORE_THREADS. A connection that opens with FRAMES_MAGIC
+speaks frames (docs/scoring-host.md): a length-prefixed body in, a status and body out, with none of
+http.server's per-request header parsing, which costs as much as the router itself.
 """
 import http.server
 import json
+import socket
+import struct
 import sys
 import threading
 import time
@@ -59,6 +63,63 @@ class Host:
             self._cond.wait_for(lambda: self._in_flight == 0, timeout)
             return self._in_flight
 
+    def answer(self, raw):
+        """A /score request's (status, body bytes, close the connection after it)."""
+        if not self.enter():
+            return 503, _json({'error': 'The scoring host is stopping.'}), True
+        try:
+            return self._score(raw) + (False,)
+        finally:
+            self.leave()
+
+    def _score(self, raw):
+        if not self.ready:
+            if self.error is None:
+                return 503, _json({'error': 'The deployment is still initializing: retry once GET /ready answers 200.'})
+            last = self.error.rstrip().split('\n')[-1]
+            return 503, _json({'error': 'The deployment failed to initialize (%s); the traceback is in the deployment\'s '
+                                        'logs and at GET /ready. Fix the cause and update the deployment.' % last})
+        started = time.monotonic()
+        with self.slots:
+            try:
+                return 200, _json(self.scorer.score(raw))
+            except BadRequest as e:
+                log('POST /score 400 in %.0f ms: %s' % ((time.monotonic() - started) * 1000, e))
+                return 400, _json({'error': str(e)})
+            except Exception as e:
+                trace = traceback.format_exc()
+                error = ''.join(traceback.format_exception_only(type(e), e)).strip()
+                log('POST /score 500 in %.0f ms:\n%s' % ((time.monotonic() - started) * 1000, trace))
+                return 500, _json({'error': error, 'traceback': trace})
+
+
+def _json(answer):
+    return answer if isinstance(answer, bytes) else json.dumps(answer).encode('utf-8')
+
+
+FRAMES_MAGIC = b'\x00LSF'  # no HTTP request starts with a NUL byte
+_REQUEST_HEAD = struct.Struct('>IH')  # body length, content-type length
+_RESPONSE_HEAD = struct.Struct('>HI')  # status, body length
+
+
+def serve_frames(conn, host):
+    """/score requests as frames, one at a time, until the router closes the connection."""
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = conn.makefile('rb')
+    while True:
+        head = reader.read(_REQUEST_HEAD.size)
+        if len(head) < _REQUEST_HEAD.size:
+            return  # closed between requests
+        length, type_length = _REQUEST_HEAD.unpack(head)
+        reader.read(type_length)  # the content type: every body the host takes is read as JSON or text
+        raw = reader.read(length)
+        if len(raw) < length:
+            return
+        status, data, close = host.answer(raw)
+        conn.sendall(_RESPONSE_HEAD.pack(status, len(data)) + data)
+        if close:
+            return
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'  # keep-alive: the router reuses its connections
@@ -91,39 +152,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path != '/score':
             self._not_found(path)
             return
-        host = self.server.host
-        if not host.enter():
-            self._send(503, {'error': 'The scoring host is stopping.'}, close=True)
-            return
-        try:
-            self._score(host, raw)
-        finally:
-            host.leave()
-
-    def _score(self, host, raw):
-        if not host.ready:
-            if host.error is None:
-                self._send(503, {'error': 'The deployment is still initializing: retry once GET /ready answers 200.'})
-            else:
-                last = host.error.rstrip().split('\n')[-1]
-                self._send(503, {'error': 'The deployment failed to initialize (%s); the traceback is in the deployment\'s '
-                                          'logs and at GET /ready. Fix the cause and update the deployment.' % last})
-            return
-        started = time.monotonic()
-        with host.slots:
-            try:
-                answer = host.scorer.score(raw)
-            except BadRequest as e:
-                status, answer = 400, {'error': str(e)}
-                log('POST /score 400 in %.0f ms: %s' % ((time.monotonic() - started) * 1000, e))
-            except Exception as e:
-                trace = traceback.format_exc()
-                error = ''.join(traceback.format_exception_only(type(e), e)).strip()
-                status, answer = 500, {'error': error, 'traceback': trace}
-                log('POST /score 500 in %.0f ms:\n%s' % ((time.monotonic() - started) * 1000, trace))
-            else:
-                status = 200
-        self._send(status, answer)
+        status, data, close = self.server.host.answer(raw)
+        self._send(status, data, close)
 
     def _read_body(self):
         if 'chunked' in self.headers.get('Transfer-Encoding', '').lower():
@@ -148,7 +178,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._send(404, {'error': 'No such path %s: the scoring host serves GET /live, GET /ready and POST /score.' % path})
 
     def _send(self, status, answer, close=False):
-        data = answer if isinstance(answer, bytes) else json.dumps(answer).encode('utf-8')
+        data = _json(answer)
         self.send_response(status)
         self.send_header('Content-Type', 'application/json')
         self.send_header('Content-Length', str(len(data)))
@@ -174,6 +204,19 @@ class Server(http.server.ThreadingHTTPServer):
     def __init__(self, port, host):
         self.host = host
         super().__init__(('127.0.0.1', port), Handler)
+
+    def finish_request(self, request, client_address):
+        # Peeked, not read: an HTTP request reaches its handler whole.
+        if request.recv(1, socket.MSG_PEEK) != FRAMES_MAGIC[:1]:
+            return super().finish_request(request, client_address)
+        magic = b''
+        while len(magic) < len(FRAMES_MAGIC):
+            part = request.recv(len(FRAMES_MAGIC) - len(magic))
+            if not part:
+                return
+            magic += part
+        if magic == FRAMES_MAGIC:
+            serve_frames(request, self.host)
 
     def handle_error(self, request, client_address):
         what = traceback.format_exc()

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ import unittest
 from lapis_score import payloads
 from lapis_score.errors import BadRequest
 from lapis_score.script import to_body
+from lapis_score.server import FRAMES_MAGIC
 
 HOST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lapis_score', '__main__.py')
 COLUMNS = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']
@@ -60,6 +62,19 @@ class Host:
             return res.status, res.getheader('Content-Type'), res.read()
         finally:
             conn.close()
+
+    def frames(self, *bodies):
+        """/score requests as the router sends them: frames, one after another on one connection."""
+        answers = []
+        with socket.create_connection(('127.0.0.1', self.port), timeout=30) as conn:
+            conn.sendall(FRAMES_MAGIC)
+            reader = conn.makefile('rb')
+            for body in bodies:
+                body = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else json.dumps(body).encode()
+                conn.sendall(struct.pack('>IH', len(body), 16) + b'application/json' + body)
+                status, length = struct.unpack('>HI', reader.read(6))
+                answers.append((status, json.loads(reader.read(length))))
+        return answers
 
     def json(self, method, path, body=None, **kw):
         if isinstance(body, (dict, list)):
@@ -138,6 +153,15 @@ class MlflowModelTest(unittest.TestCase):
         for body in ({'dataframe_split': {'columns': COLUMNS, 'data': ROWS}}, {'dataframe_records': records},
                      {'instances': records}, {'inputs': {c: [row[i] for row in ROWS] for i, c in enumerate(COLUMNS)}}):
             self.assertEqual(self.score(body), (200, {'predictions': self.expected}), body)
+
+    def test_frames_answer_as_http_does(self):
+        bodies = [{'input_data': {'columns': COLUMNS, 'index': [0, 1], 'data': ROWS[:2]}},
+                  {'dataframe_split': {'columns': COLUMNS, 'data': ROWS}}, b'not json',
+                  {'dataframe_split': {'columns': ['sepal_lenght'] + COLUMNS[1:], 'data': ROWS}}]
+        answers = self.host.frames(*bodies)
+        self.assertEqual(answers[:2], [(200, self.expected[:2]), (200, {'predictions': self.expected})])
+        self.assertEqual([status for status, _ in answers[2:]], [400, 400])
+        self.assertEqual(answers, [self.score(body) for body in bodies])
 
     def test_a_chunked_body_is_read(self):
         self.assertEqual(self.score(iter([b'{"input_data": ', json.dumps(ROWS[:1]).encode(), b'}']), chunked=True),
@@ -248,6 +272,8 @@ class ScoringScriptTest(unittest.TestCase):
         status, answer = host.json('POST', '/score', b'\xff')
         self.assertEqual(status, 400)
         self.assertIn('not UTF-8', answer['error'])
+        status, answer = host.frames('fail')[0]
+        self.assertEqual((status, answer['error']), (500, "ValueError: cannot score 'fail'"))
         output = host.output()
         self.assertIn('init: model dir %s\n' % self.root, output)  # score.py's own lines are not prefixed
         self.assertIn("[lapis-score] POST /score 500", output)
@@ -269,9 +295,9 @@ class ScoringScriptTest(unittest.TestCase):
         self.assertIn('Traceback', answer['error'])
         self.assertIn('FileNotFoundError: weights.bin is missing from the model folder', answer['error'])
         self.assertEqual(host.json('GET', '/live'), (200, {'live': True}))
-        status, answer = host.json('POST', '/score', '{}')
-        self.assertEqual(status, 503)
-        self.assertIn('failed to initialize (FileNotFoundError: weights.bin is missing', answer['error'])
+        for status, answer in (host.json('POST', '/score', '{}'), host.frames({})[0]):
+            self.assertEqual(status, 503)
+            self.assertIn('failed to initialize (FileNotFoundError: weights.bin is missing', answer['error'])
         time.sleep(0.2)
         self.assertIsNone(host.proc.poll())
         self.assertIn('[lapis-score] initialization failed', host.output())

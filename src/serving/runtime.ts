@@ -5,15 +5,17 @@
  * (and GILs) as there are workers. An instance is routed to once every worker's /ready answers 200
  * and gives each request to the ready worker with the fewest in flight. A worker that exits fails
  * its in-flight requests with a clear 502 and is restarted with backoff while its siblings go on
- * serving; one whose init() failed stays down with its traceback instead of flapping.
+ * serving; one whose init() failed stays down with its traceback instead of flapping. Requests go
+ * to a worker as frames (frames.ts) on kept-alive connections; probes use its HTTP.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tail } from '../compute/tail.js';
-import { request as httpRequest, Agent } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { DeploymentSet, type RunningDeployment } from './deployments.js';
 import type { InstanceState, InstanceView, ScoreAnswer, ScoringInstance } from './instance.js';
+import { FramePool } from './frames.js';
 import { watchWorker, type ProbedWorker, type Probes } from './probes.js';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -42,6 +44,7 @@ export interface InstanceSpec {
 interface HostWorker extends ProbedWorker {
   index: number;
   port: number;
+  frames: FramePool | undefined;
   child: ChildProcess | undefined;
   inflight: number;
   restarts: number;
@@ -64,9 +67,8 @@ class PythonInstance implements ScoringInstance {
   constructor(
     readonly index: number,
     readonly d: Deployment,
-    readonly agent: Agent,
   ) {
-    this.workers = Array.from({ length: d.spec.workersPerInstance }, (_, i) => ({ index: i, port: 0, child: undefined, ready: false, inflight: 0, restarts: 0 }));
+    this.workers = Array.from({ length: d.spec.workersPerInstance }, (_, i) => ({ index: i, port: 0, frames: undefined, child: undefined, ready: false, inflight: 0, restarts: 0 }));
   }
 
   get error(): string | undefined {
@@ -75,10 +77,10 @@ class PythonInstance implements ScoringInstance {
 
   async score(body: Buffer | undefined, contentType: string, timeoutMs: number): Promise<ScoreAnswer> {
     const w = this.#pickWorker();
-    if (!w) throw new Error('no scoring process of this instance is ready');
+    if (!w?.frames) throw new Error('no scoring process of this instance is ready');
     w.inflight += 1;
     try {
-      return await forward(w.port, body, contentType, timeoutMs, this.agent);
+      return await w.frames.score(body, contentType, timeoutMs);
     } finally {
       w.inflight -= 1;
     }
@@ -98,6 +100,7 @@ class PythonInstance implements ScoringInstance {
   /** Starts one worker; resolves once its /ready answers 200, rejects with why it never will. */
   async launch(w: HostWorker): Promise<void> {
     w.port = await freePort();
+    w.frames = new FramePool(w.port);
     w.ready = false;
     const { spec, log } = this.d;
     const env: NodeJS.ProcessEnv = {
@@ -120,6 +123,7 @@ class PythonInstance implements ScoringInstance {
     child.stderr?.on('data', write);
     child.once('exit', (code, signal) => {
       w.unwatch?.();
+      w.frames?.close();
       w.child = undefined;
       w.ready = false;
       w.unready = false;
@@ -207,8 +211,6 @@ class PythonInstance implements ScoringInstance {
 }
 
 export class ServingRuntime extends DeploymentSet<PythonInstance, Deployment> {
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 256 });
-
   /** Starts every instance; resolves once all are ready, rejects with the first failure (a traceback, or the log's end). */
   async start(spec: InstanceSpec): Promise<void> {
     await this.stop(spec.key);
@@ -245,18 +247,13 @@ export class ServingRuntime extends DeploymentSet<PythonInstance, Deployment> {
   async #prepare(spec: InstanceSpec, log?: WriteStream): Promise<Deployment> {
     await mkdir(spec.logDir, { recursive: true });
     const d: Deployment = { spec, instances: [], next: 0, log: log ?? createWriteStream(join(spec.logDir, 'deployment.log'), { flags: 'a' }) };
-    d.instances = Array.from({ length: spec.instanceCount }, (_, i) => new PythonInstance(i, d, this.#agent));
+    d.instances = Array.from({ length: spec.instanceCount }, (_, i) => new PythonInstance(i, d));
     if (spec.workersPerInstance > 1) d.log.write(`[lapis] ${spec.instanceCount} instance(s) × ${spec.workersPerInstance} scoring processes\n`);
     return d;
   }
 
   #launchAll(d: Deployment): Promise<void[]> {
     return Promise.all(d.instances.flatMap((inst) => inst.workers.map((w) => inst.launch(w))));
-  }
-
-  override async close(): Promise<void> {
-    await super.close();
-    this.#agent.destroy();
   }
 }
 
@@ -269,21 +266,6 @@ function freePort(): Promise<number> {
       const port = (srv.address() as { port: number }).port;
       srv.close(() => resolve(port));
     });
-  });
-}
-
-/** One request to a scoring host's /score, on a kept-alive connection. */
-function forward(port: number, body: Buffer | undefined, contentType: string, timeoutMs: number, agent: Agent): Promise<ScoreAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/score', method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body?.length ?? 0 } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 502, contentType: String(res.headers['content-type'] ?? 'application/json'), body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end(body);
   });
 }
 
