@@ -52,7 +52,11 @@ class FrameConnection {
       // A late answer cannot be told apart from the next request's: a timed-out connection is closed.
       const timer = setTimeout(() => this.socket.destroy(new Error('timeout')), timeoutMs);
       this.#pending = { resolve, reject, timer };
-      this.socket.write(body?.length ? Buffer.concat([head, body]) : head);
+      // Corked: one writev, without copying the body behind the head.
+      this.socket.cork();
+      this.socket.write(head);
+      if (body?.length) this.socket.write(body);
+      this.socket.uncork();
     });
   }
 
