@@ -960,7 +960,7 @@ function docsSection(mc: Machine, table: Row[], l: LapisPhase, m: MlflowPhase, h
   const clean = levels.every((x) => x.errors === 0 && Object.keys(x.statuses).every((k) => k === '200'));
   return `## Serving (${mc.date})
 
-\`npm run bench:serving\` (builds Lapis first; about ${fmt(Math.max(1, totalS / 60))} min; \`-- --no-build\`, \`--no-write\` to only print, \`--requests N\` per level, \`--pairs N\` for the router overhead, \`--onnx-requests N\` per ONNX level, \`--onnx-workers N\` worker threads, \`--profile\` to CPU-profile the router). Each run replaces this section; working files go to \`bench/.work/serving/\`.
+\`npm run bench:serving\` (builds Lapis first; about ${fmt(Math.max(1, totalS / 60))} min; \`-- --no-build\`, \`--no-write\` to only print, \`--requests N\` per level, \`--pairs N\` for the router overhead, \`--onnx-requests N\` per ONNX level, \`--onnx-workers N\` worker threads, \`--profile\` to CPU-profile the router, \`--overhead-only\` for the router overhead alone in about a minute). Each run replaces this section; working files go to \`bench/.work/serving/\`.
 ${machineLine(mc, `Python ${mc.python} (${mc.packages}; the same versions in the deployment's environment)`)}
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed levels: ${fmt(Math.min(...others), 2)}–${fmt(Math.max(...others), 2)} cores.${buildNote ? `\nNote: ${buildNote}.` : ''}
 
