@@ -63,12 +63,15 @@ class Host:
             self._cond.wait_for(lambda: self._in_flight == 0, timeout)
             return self._in_flight
 
-    def answer(self, raw):
-        """A /score request's (status, body bytes, close the connection after it)."""
+    def answer(self, raw, send):
+        """Scores a /score request and calls send(status, body bytes, stopping) with the answer.
+
+        The request counts as in flight until its answer is sent: a SIGTERM drain waits for that."""
         if not self.enter():
-            return 503, _json({'error': 'The scoring host is stopping.'}), True
+            send(503, _json({'error': 'The scoring host is stopping.'}), True)
+            return
         try:
-            return self._score(raw) + (False,)
+            send(*self._score(raw), False)
         finally:
             self.leave()
 
@@ -103,22 +106,28 @@ _RESPONSE_HEAD = struct.Struct('>HI')  # status, body length
 
 
 def serve_frames(conn, host):
-    """/score requests as frames, one at a time, until the router closes the connection."""
+    """/score requests as frames, one at a time, until the router closes the connection.
+
+    A stopping host answers 503 but keeps the connection: frames have no way to say "closing", and
+    the router would otherwise reuse it for a request that could only fail."""
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    reader = conn.makefile('rb')
-    while True:
-        head = reader.read(_REQUEST_HEAD.size)
-        if len(head) < _REQUEST_HEAD.size:
-            return  # closed between requests
-        length, type_length = _REQUEST_HEAD.unpack(head)
-        reader.read(type_length)  # the content type: every body the host takes is read as JSON or text
-        raw = reader.read(length)
-        if len(raw) < length:
-            return
-        status, data, close = host.answer(raw)
+
+    def send(status, data, _stopping):
         conn.sendall(_RESPONSE_HEAD.pack(status, len(data)) + data)
-        if close:
-            return
+
+    with conn.makefile('rb') as reader:
+        while True:
+            head = reader.read(_REQUEST_HEAD.size)
+            if len(head) < _REQUEST_HEAD.size:
+                return  # closed between requests
+            length, type_length = _REQUEST_HEAD.unpack(head)
+            # The content type: every body the host takes is read as JSON or text.
+            if len(reader.read(type_length)) < type_length:
+                return
+            raw = reader.read(length)
+            if len(raw) < length:
+                return
+            host.answer(raw, send)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -152,8 +161,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path != '/score':
             self._not_found(path)
             return
-        status, data, close = self.server.host.answer(raw)
-        self._send(status, data, close)
+        self.server.host.answer(raw, self._send)
 
     def _read_body(self):
         if 'chunked' in self.headers.get('Transfer-Encoding', '').lower():

@@ -323,6 +323,20 @@ class ScoringScriptTest(unittest.TestCase):
         with self.assertRaises(ConnectionRefusedError):
             host.request('GET', '/live')
 
+    def test_sigterm_sends_a_framed_answer_in_flight_before_exiting(self):
+        host = self.start(SCORE_DICT)
+        host.wait_ready()
+        answers = []
+        slow = threading.Thread(target=lambda: answers.extend(host.frames('slow')))
+        slow.start()
+        deadline = time.monotonic() + 10
+        while 'slow request started' not in host.output() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        host.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(host.proc.wait(timeout=6), 0)
+        slow.join(5)
+        self.assertEqual(answers, [(200, {'greeting': 'hello', 'double': 8, 'raw': 'slow'})])
+
     def test_missing_settings_exit_2(self):
         proc = subprocess.run([sys.executable, HOST], env=dict(os.environ, LAPIS_SCORE_PORT='x'), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, timeout=30)

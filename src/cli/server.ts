@@ -46,7 +46,8 @@ export function serverCommand(program: Command): void {
       // (an ONNX one lives 0.1 ms) goes straight to the old generation. Measured under ONNX load after
       // Python load (bench:serving, --trace-gc): young collections of 3-6 ms each promoting ~1.5 MB
       // and a full collection every ~4 s, against 0.5-1 ms and a steady heap without pretenuring.
-      // Set before the server's code first runs.
+      // Set before the server's code first runs; V8 reads it at each collection (Node warns that
+      // flags changed at run time may not all take effect: this one was checked with --trace-gc).
       setFlagsFromString('--no-allocation-site-pretenuring');
       // Loaded here so that other commands start without loading the server's dependencies.
       const [{ createServer }, { redact }] = await Promise.all([import('../server/app.js'), import('../store/db.js')]);

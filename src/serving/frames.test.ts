@@ -81,6 +81,24 @@ describe('FramePool', () => {
     pool.close();
   });
 
+  it('reads a multi-megabyte answer that arrives in many chunks', async () => {
+    const big = 'x'.repeat(8 << 20);
+    const host = await peer((_body, reply) => reply(200, big));
+    const pool = new FramePool(host.port);
+    const answer = await pool.score(Buffer.from('{}'), 'application/json', 10_000);
+    expect(answer.body.length).toBe(big.length);
+    expect(answer.body.toString() === big).toBe(true);
+    pool.close();
+  });
+
+  it('refuses a content type too long for a frame before connecting', async () => {
+    const host = await peer((body, reply) => reply(200, body));
+    const pool = new FramePool(host.port);
+    await expect(pool.score(Buffer.from('{}'), 'x'.repeat(70_000), 5000)).rejects.toThrow('longer than 65,535 bytes');
+    expect(host.connections()).toBe(0);
+    pool.close();
+  });
+
   it('reads an answer that arrives a byte at a time', async () => {
     const host = await peer((_body, _reply, socket) => {
       const answer = Buffer.from([0x01, 0x90, 0, 0, 0, 4, ...Buffer.from('[42]')]); // status 400

@@ -25,6 +25,8 @@ class FrameConnection {
   readonly socket: Socket;
   #chunks: Buffer[] = [];
   #buffered = 0;
+  /** The answer's whole size once its head is in: chunks are joined once, when all have come. */
+  #expected: number | undefined;
   #pending: Pending | undefined;
 
   constructor(
@@ -42,13 +44,8 @@ class FrameConnection {
     });
   }
 
-  send(body: Buffer | undefined, contentType: string, timeoutMs: number): Promise<ScoreAnswer> {
+  send(body: Buffer | undefined, head: Buffer, timeoutMs: number): Promise<ScoreAnswer> {
     return new Promise((resolve, reject) => {
-      const type = Buffer.from(contentType, 'latin1');
-      const head = Buffer.allocUnsafe(REQUEST_HEAD + type.length);
-      head.writeUInt32BE(body?.length ?? 0, 0);
-      head.writeUInt16BE(type.length, 4);
-      type.copy(head, REQUEST_HEAD);
       // A late answer cannot be told apart from the next request's: a timed-out connection is closed.
       const timer = setTimeout(() => this.socket.destroy(new Error('timeout')), timeoutMs);
       this.#pending = { resolve, reject, timer };
@@ -63,19 +60,23 @@ class FrameConnection {
   #receive(chunk: Buffer): void {
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    if (this.#buffered < ANSWER_HEAD) return;
-    const data = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
-    this.#chunks = [data];
-    const length = data.readUInt32BE(2);
-    if (data.length < ANSWER_HEAD + length) return;
+    if (this.#expected === undefined) {
+      if (this.#buffered < ANSWER_HEAD) return;
+      const start = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks);
+      this.#chunks = [start];
+      this.#expected = ANSWER_HEAD + start.readUInt32BE(2);
+    }
+    if (this.#buffered < this.#expected) return;
+    const data = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks, this.#buffered);
     const p = this.#pending;
-    if (!p || data.length > ANSWER_HEAD + length) {
+    if (!p || data.length > this.#expected) {
       this.socket.destroy(new Error(p ? 'the scoring host sent more than one answer' : 'the scoring host answered a request it was not sent'));
       return;
     }
     this.#pending = undefined;
     this.#chunks = [];
     this.#buffered = 0;
+    this.#expected = undefined;
     clearTimeout(p.timer);
     p.resolve({ status: data.readUInt16BE(0), contentType: ANSWER_TYPE, body: data.subarray(ANSWER_HEAD) });
     this.onIdle(this);
@@ -101,7 +102,15 @@ export class FramePool {
   /** Rejects with Error('timeout') past `timeoutMs`, with another Error if the connection failed. */
   score(body: Buffer | undefined, contentType: string, timeoutMs: number): Promise<ScoreAnswer> {
     if (this.#closed) return Promise.reject(new Error('the scoring process stopped'));
+    const type = Buffer.from(contentType, 'latin1');
+    if (type.length > 0xffff) return Promise.reject(new Error('the Content-Type header is longer than 65,535 bytes'));
+    const head = Buffer.allocUnsafe(REQUEST_HEAD + type.length);
+    head.writeUInt32BE(body?.length ?? 0, 0);
+    head.writeUInt16BE(type.length, 4);
+    type.copy(head, REQUEST_HEAD);
     let c = this.#idle.pop();
+    // One the host has closed but whose close has not been handled yet could only fail.
+    while (c && !c.socket.writable) c = this.#idle.pop();
     if (!c) {
       c = new FrameConnection(
         this.port,
@@ -114,7 +123,7 @@ export class FramePool {
       );
       this.#open.add(c);
     }
-    return c.send(body, contentType, timeoutMs);
+    return c.send(body, head, timeoutMs);
   }
 
   /** Closes every connection; requests in flight fail. */
