@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { constants, createReadStream, type BigIntStats } from 'node:fs';
-import { access, copyFile, mkdir, open, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { access, copyFile, mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { basename, dirname, join } from 'node:path';
 import { LapisError } from '../core/errors.js';
+import { fsyncPath } from '../blobs/fsync.js';
 import { pool } from '../core/pool.js';
 import { escapeRegex, globBody } from '../core/glob.js';
 import { HashCache } from './hash-cache.js';
@@ -453,7 +454,7 @@ async function copyDirect(
         await mkdir(dirname(target), { recursive: true });
         copying.add(target);
         await copyFile(f.local, target, constants.COPYFILE_FICLONE);
-        await syncFile(target);
+        await fsyncPath(target);
         copying.delete(target);
         copied += f.size;
         progress.bytes = Math.max(progress.bytes, copied);
@@ -465,16 +466,6 @@ async function copyDirect(
   } finally {
     stopped = true;
     clearInterval(poll);
-  }
-}
-
-/** fsync of a copy (the SDK keeps to src/client and src/core; the server's stores have their own). */
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
