@@ -37,10 +37,13 @@
  * ≥ 10× `mlflow models serve`'s highest throughput, with p99 ≤ 5 ms at half of its own highest.
  *
  *   npm run bench:serving [-- --no-build] [--no-write] [--requests N] [--pairs N] [--profile]
- *                         [--onnx-requests N] [--onnx-workers N] [--overhead-only]
+ *                         [--onnx-requests N] [--onnx-workers N] [--onnx-rate N] [--overhead-only] [--onnx-only]
  *
  * `--overhead-only` measures the router overhead alone (about a minute; nothing written), with
- * `--profile` under node --cpu-prof: for work on the router's latency.
+ * `--profile` under node --cpu-prof: for work on the router's latency. `--onnx-only` runs the ONNX
+ * phase alone (about a minute; nothing written; `--profile` profiles the server meanwhile), and
+ * `--onnx-rate N` runs its open loop at N req/s instead of half the highest throughput: for
+ * comparing changes to the ONNX path at one rate.
  *
  * Loopback only; every loop and wait is bounded; the servers (Lapis's scoring processes are its
  * children, in its process group, stopped with it) and every Python helper are stopped on every exit
@@ -88,10 +91,13 @@ const OPTS = {
   write: !flag('--no-write'),
   profile: flag('--profile'),
   overheadOnly: flag('--overhead-only'),
+  onnxOnly: flag('--onnx-only'),
   requests: intOption('--requests', 2000, 200, 100_000),
   pairs: intOption('--pairs', 2000, 100, 100_000),
   onnxRequests: intOption('--onnx-requests', 20_000, 1_000, 1_000_000),
   onnxWorkers: intOption('--onnx-workers', 2, 1, 16),
+  /** The open loop's rate, req/s, instead of half of the highest ONNX throughput (0): for comparing changes at one rate. */
+  onnxRate: intOption('--onnx-rate', 0, 0, 1_000_000),
 };
 
 const CFG = {
@@ -232,6 +238,48 @@ function cpuMeter(parts: Parts): () => CpuWindow {
     return { wallS, parts: used, client, otherCores: Math.max(0, machineBusySeconds() - m0 - own) / wallS };
   };
 }
+
+interface LoopWindow {
+  /** The server's event-loop delay over the window (prom-client's monitorEventLoopDelay at a 10 ms resolution, reset at each scrape), ms. */
+  lagP99: number;
+  lagMax: number;
+  /** Its garbage collections by kind: count and total ms. */
+  gc: Record<string, { n: number; ms: number }>;
+}
+
+/**
+ * The Lapis server's own view of a window, from two scrapes of its /metrics: its event loop's delay
+ * and its GC pauses. Tells a stall in the server from one in the load generator or the kernel.
+ */
+async function serverLoopMeter(http: HttpClient): Promise<() => Promise<LoopWindow>> {
+  const scrape = async (): Promise<string> => {
+    const res = await http.request('GET', '/metrics');
+    if (res.status !== 200) throw new Error(`GET /metrics -> HTTP ${res.status}`);
+    return res.body.toString('utf8');
+  };
+  const value = (text: string, name: string): number => Number(new RegExp(`^lapis_${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const gc = (text: string): Record<string, { n: number; ms: number }> => {
+    const out: Record<string, { n: number; ms: number }> = {};
+    for (const m of text.matchAll(/^lapis_nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)/gm)) {
+      const k = (out[m[2] as string] ??= { n: 0, ms: 0 });
+      if (m[1] === 'sum') k.ms = Number(m[3]) * 1000;
+      else k.n = Number(m[3]);
+    }
+    return out;
+  };
+  const before = gc(await scrape()); // also resets the event-loop histogram
+  return async () => {
+    const text = await scrape();
+    const after = gc(text);
+    const diff = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, { n: v.n - (before[k]?.n ?? 0), ms: v.ms - (before[k]?.ms ?? 0) }]).filter(([, v]) => (v as { n: number }).n > 0));
+    return { lagP99: value(text, 'nodejs_eventloop_lag_p99_seconds') * 1000, lagMax: value(text, 'nodejs_eventloop_lag_max_seconds') * 1000, gc: diff };
+  };
+}
+
+const loopLine = (w: LoopWindow): string =>
+  `server event-loop delay p99 ${fmt(w.lagP99, 1)} ms, max ${fmt(w.lagMax, 1)} ms; server GC ${Object.entries(w.gc)
+    .map(([k, v]) => `${k} ${v.n}× ${fmt(v.ms, 0)} ms`)
+    .join(', ') || 'none'}`;
 
 /** Waits (bounded) for a 1-second window in which other processes use less than CFG.quiet.otherCores. */
 async function waitForQuiet(parts: Parts): Promise<number> {
@@ -398,9 +446,9 @@ interface OnnxPhase {
   levels: Level[];
   /** The closed-loop level with the highest throughput. */
   best: Level;
-  half: OpenLoopResult & { p50: number; p99: number; max: number; otherCores: number; cpuMsPerRequest: Record<string, number> };
+  half: OpenLoopWindow;
   /** The same open loop on GET /health (no scoring, no auth): the floor of this machine, generator and HTTP server. */
-  health: { p50: number; p99: number; max: number; lateP99: number; otherCores: number };
+  health: OpenLoopWindow;
 }
 
 async function waitDeployed(client: LapisClient, name: string): Promise<{ d: OnlineDeployment; seconds: number }> {
@@ -650,38 +698,61 @@ async function onnxPhase(client: LapisClient, model: LapisPhase['model'], via: (
   const levels: Level[] = [];
   for (const c of CFG.onnxConcurrencies) levels.push(await level({ side: 'lapis', path: 'onnx', shape: 'input_data' }, targets, c, parts, OPTS.onnxRequests));
   const best = levels.reduce((a, b) => (b.rps > a.rps ? b : a));
-  const rate = Math.max(1, Math.round(best.rps / 2));
+  const rate = OPTS.onnxRate || Math.max(1, Math.round(best.rps / 2));
   const n = rate * CFG.openLoopSeconds;
-  log(`  open loop at half of the highest throughput (${fmt(best.rps)} req/s at ${best.concurrency} clients): ${fmt(rate)} req/s for ${CFG.openLoopSeconds} s`);
+  log(`  open loop at ${OPTS.onnxRate ? 'the rate asked for' : 'half of the highest throughput'} (${fmt(best.rps)} req/s at ${best.concurrency} clients): ${fmt(rate)} req/s for ${CFG.openLoopSeconds} s`);
   const target = targets[0] as Target;
   const http = new HttpClient(target.http.url.origin, 256);
   try {
-    await openLoop(http, target.call, rate, Math.min(n, rate)); // warm-up: 1 s
-    await waitForQuiet(parts);
-    const meter = cpuMeter(parts);
-    const r = await openLoop(http, target.call, rate, n);
-    const cpu = meter();
-    const half = {
-      ...r,
-      p50: percentile(r.latencies, 50),
-      p99: percentile(r.latencies, 99),
-      max: r.latencies.length ? Math.max(...r.latencies) : Number.NaN,
-      otherCores: cpu.otherCores,
-      cpuMsPerRequest: { ...Object.fromEntries(Object.entries(cpu.parts).map(([k, sec]) => [k, (sec * 1000) / n])), client: (cpu.client * 1000) / n },
-    };
-    log(`    achieved ${fmt(half.achievedRps)} req/s; p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms, max ${fmt(half.max, 1)} ms; statuses ${JSON.stringify(half.statuses)}; sent late by the generator: p99 ${fmt(half.lateP99, 2)} ms, max ${fmt(half.lateMax, 1)} ms; other load ${fmt(half.otherCores, 2)} cores`);
+    const half = await openLoopAtRate(http, target.call, rate, n, parts);
+    log(`    after ≥ 1 s idle, the first second: p99 ${fmt(half.afterIdle.p99, 2)} ms, max ${fmt(half.afterIdle.max, 1)} ms`);
+    log(`    then ${CFG.openLoopSeconds} s: achieved ${fmt(half.achievedRps)} req/s; p50 ${fmt(half.p50, 2)} ms, p99 ${fmt(half.p99, 2)} ms, max ${fmt(half.max, 1)} ms; statuses ${JSON.stringify(half.statuses)}; sent late by the generator: p99 ${fmt(half.lateP99, 2)} ms, max ${fmt(half.lateMax, 1)} ms; other load ${fmt(half.otherCores, 2)} cores; ${loopLine(half.server)}`);
     log(`  the same open loop on GET /health (no scoring): the floor of the machine, the generator and the HTTP server`);
-    const healthCall: Call = { method: 'GET', path: '/health' };
-    await openLoop(http, healthCall, rate, Math.min(n, rate));
-    await waitForQuiet(parts);
-    const hMeter = cpuMeter(parts);
-    const h = await openLoop(http, healthCall, rate, n);
-    const health = { p50: percentile(h.latencies, 50), p99: percentile(h.latencies, 99), max: h.latencies.length ? Math.max(...h.latencies) : Number.NaN, lateP99: h.lateP99, otherCores: hMeter().otherCores };
-    log(`    p50 ${fmt(health.p50, 2)} ms, p99 ${fmt(health.p99, 2)} ms, max ${fmt(health.max, 1)} ms; sent late: p99 ${fmt(health.lateP99, 2)} ms; other load ${fmt(health.otherCores, 2)} cores`);
+    const health = await openLoopAtRate(http, { method: 'GET', path: '/health' }, rate, n, parts);
+    log(`    after ≥ 1 s idle, the first second: p99 ${fmt(health.afterIdle.p99, 2)} ms; then p50 ${fmt(health.p50, 2)} ms, p99 ${fmt(health.p99, 2)} ms, max ${fmt(health.max, 1)} ms; sent late: p99 ${fmt(health.lateP99, 2)} ms; other load ${fmt(health.otherCores, 2)} cores; ${loopLine(health.server)}`);
     return { packageSeconds, packageJob: job.name, model: registered, deploySeconds, levels, best, half, health };
   } finally {
     http.close();
   }
+}
+
+type OpenLoopWindow = OpenLoopResult & {
+  p50: number;
+  p99: number;
+  max: number;
+  otherCores: number;
+  cpuMsPerRequest: Record<string, number>;
+  server: LoopWindow;
+  /** The one-second run right after the machine was idle (sockets already open): reported, not the figure. */
+  afterIdle: { p99: number; max: number };
+};
+
+/**
+ * An open loop at `rate` measured warm: a first second opens the generator's sockets, then (once
+ * other load is quiet) one more second right after that idle pause, reported apart, and the
+ * measured `n` requests straight after it. An idle second costs the next few hundred milliseconds
+ * a slower machine (stalls of 10-20 ms on both sides here, whatever the path): that is a cold
+ * start, not the latency at this rate.
+ */
+async function openLoopAtRate(http: HttpClient, call: Call, rate: number, n: number, parts: Parts): Promise<OpenLoopWindow> {
+  await openLoop(http, call, rate, Math.min(n, rate));
+  await waitForQuiet(parts);
+  // Scraped before the cold second, not between it and the window: nothing of ours lands in the window.
+  const loop = await serverLoopMeter(http);
+  const cold = await openLoop(http, call, rate, Math.min(n, rate));
+  const meter = cpuMeter(parts);
+  const r = await openLoop(http, call, rate, n);
+  const cpu = meter();
+  return {
+    ...r,
+    p50: percentile(r.latencies, 50),
+    p99: percentile(r.latencies, 99),
+    max: r.latencies.length ? Math.max(...r.latencies) : Number.NaN,
+    otherCores: cpu.otherCores,
+    cpuMsPerRequest: { ...Object.fromEntries(Object.entries(cpu.parts).map(([k, sec]) => [k, (sec * 1000) / n])), client: (cpu.client * 1000) / n },
+    server: await loop(),
+    afterIdle: { p99: percentile(cold.latencies, 99), max: cold.latencies.length ? Math.max(...cold.latencies) : Number.NaN },
+  };
 }
 
 interface ProfileResult {
@@ -757,6 +828,29 @@ async function overheadOnly(python: string): Promise<void> {
     lapisServer = undefined;
   }
   const file = OPTS.profile ? readdirSync(profDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+  if (file) for (const r of topSelfTime(join(profDir, file), 25).top) console.log(`  ${fmt(r.ms, 1).padStart(8)} ms  ${fmt(r.share * 100, 1).padStart(5)} %  ${r.fn}  ${r.where}`);
+}
+
+/** `--onnx-only`: the ONNX phase alone (packaging, levels, the open loops), printed; with `--profile`, the server's CPU profile's top self time over the whole run. */
+async function onnxOnly(python: string): Promise<void> {
+  const profDir = join(WORK, 'profile');
+  rmSync(profDir, { recursive: true, force: true });
+  mkdirSync(profDir, { recursive: true });
+  const nodeArgs = OPTS.profile ? ['--cpu-prof', '--cpu-prof-interval', '200', `--cpu-prof-dir=${profDir}`] : undefined;
+  const { server, client, model } = await setupLapis(python, join(WORK, 'lapis'), join(WORK, 'model'), { script: false, ...(nodeArgs ? { nodeArgs } : {}) });
+  const keys = await client.onlineEndpoints.keys(CFG.endpoint);
+  const http = new HttpClient(server.url, 16);
+  try {
+    const body = Buffer.from(JSON.stringify(BODIES.input_data));
+    const via = (_shape: Shape, pin?: string): Target[] => [{ http, call: { method: 'POST', path: `/endpoints/${CFG.endpoint}/score`, body, headers: { authorization: `Bearer ${keys.primaryKey}`, ...(pin ? { 'azureml-model-deployment': pin } : {}) } } }];
+    await onnxPhase(client, model, via, { router: [server.pid], 'router.sys': [server.pid] });
+  } finally {
+    http.close();
+    await server.stop();
+    lapisServer = undefined;
+  }
+  // Thread 0 is the main thread; the others are the ONNX worker threads.
+  const file = OPTS.profile ? readdirSync(profDir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f)) : undefined;
   if (file) for (const r of topSelfTime(join(profDir, file), 25).top) console.log(`  ${fmt(r.ms, 1).padStart(8)} ms  ${fmt(r.share * 100, 1).padStart(5)} %  ${r.fn}  ${r.where}`);
 }
 
@@ -960,7 +1054,7 @@ function docsSection(mc: Machine, table: Row[], l: LapisPhase, m: MlflowPhase, h
   const clean = levels.every((x) => x.errors === 0 && Object.keys(x.statuses).every((k) => k === '200'));
   return `## Serving (${mc.date})
 
-\`npm run bench:serving\` (builds Lapis first; about ${fmt(Math.max(1, totalS / 60))} min; \`-- --no-build\`, \`--no-write\` to only print, \`--requests N\` per level, \`--pairs N\` for the router overhead, \`--onnx-requests N\` per ONNX level, \`--onnx-workers N\` worker threads, \`--profile\` to CPU-profile the router, \`--overhead-only\` for the router overhead alone in about a minute). Each run replaces this section; working files go to \`bench/.work/serving/\`.
+\`npm run bench:serving\` (builds Lapis first; about ${fmt(Math.max(1, totalS / 60))} min; \`-- --no-build\`, \`--no-write\` to only print, \`--requests N\` per level, \`--pairs N\` for the router overhead, \`--onnx-requests N\` per ONNX level, \`--onnx-workers N\` worker threads, \`--profile\` to CPU-profile the router, \`--overhead-only\` for the router overhead alone in about a minute, \`--onnx-only\` for the ONNX phase alone, \`--onnx-rate N\` for its open loop at N req/s). Each run replaces this section; working files go to \`bench/.work/serving/\`.
 ${machineLine(mc, `Python ${mc.python} (${mc.packages}; the same versions in the deployment's environment)`)}
 Whole bench: ${fmt(totalS / 60, 1)} min. Load average before it: ${fmt(mc.loadBefore, 2)}; CPU used by other processes during the timed levels: ${fmt(Math.min(...others), 2)}–${fmt(Math.max(...others), 2)} cores.${buildNote ? `\nNote: ${buildNote}.` : ''}
 
@@ -978,7 +1072,7 @@ ${findings(l, m, h)
   .map((f) => `  - ${f}`)
   .join('\n')}
   - cProfile of the no-code scorer on the \`input_data\` body (${fmt(h.profile_total_us)} µs a call under the profiler, which inflates every call; shares hold better), share of its time inside each step: ${cprof}. Largest self times: ${selfTop}.
-- **ONNX path**: the same registered model packaged by \`lapis model package\` (job ${l.onnx.packageJob}: the model's environment plus skl2onnx and onnxruntime, conversion, check against the original, registration as ${l.onnx.model}; ${fmt(l.onnx.packageSeconds, 1)} s from the request to the registered version), deployed with no code on the in-process ONNX runtime: ${CFG.onnxInstances} instance × ${OPTS.onnxWorkers} worker thread(s) (\`WORKER_COUNT\`), \`max_concurrent_requests_per_instance: 1024\`, up ${fmt(l.onnx.deploySeconds, 1)} s after its creation; requests pinned with \`azureml-model-deployment: onnx\`, the \`input_data\` body, answer \`[0]\` checked. Closed loop with ${CFG.onnxConcurrencies.join(', ')} clients, ${fmt(OPTS.onnxRequests)} requests a level; the throughput target compares the highest throughput of each side (MLflow's at any of its levels). Then an open loop (\`bench/lib/load.ts\` \`openLoop\`: requests sent on a fixed schedule whether or not earlier ones answered; latency from each request's send, waiting for a socket included; the generator's timers sent requests late by up to ${fmt(l.onnx.half.lateMax, 1)} ms, p99 ${fmt(l.onnx.half.lateP99, 2)} ms) at half of the highest ONNX throughput for ${CFG.openLoopSeconds} s after a 1 s warm-up: achieved ${fmt(l.onnx.half.achievedRps)} req/s, p50 ${fmt(l.onnx.half.p50, 2)} ms, p99 ${fmt(l.onnx.half.p99, 2)} ms, max ${fmt(l.onnx.half.max, 1)} ms, statuses ${JSON.stringify(l.onnx.half.statuses)}, other load ${fmt(l.onnx.half.otherCores, 2)} cores. The same open loop on \`GET /health\` (a fixed text: no scoring, no key check) as a control: p50 ${fmt(l.onnx.health.p50, 2)} ms, p99 ${fmt(l.onnx.health.p99, 2)} ms, max ${fmt(l.onnx.health.max, 1)} ms (other load ${fmt(l.onnx.health.otherCores, 2)} cores) — what the machine, the load generator and the HTTP server cost at that rate before any scoring. CPU per request at the highest level (ms; "router" is the whole Lapis process, its ONNX worker threads included): ${cpuLine(l.onnx.best)}.
+- **ONNX path**: the same registered model packaged by \`lapis model package\` (job ${l.onnx.packageJob}: the model's environment plus skl2onnx and onnxruntime, conversion, check against the original, registration as ${l.onnx.model}; ${fmt(l.onnx.packageSeconds, 1)} s from the request to the registered version), deployed with no code on the in-process ONNX runtime: ${CFG.onnxInstances} instance × ${OPTS.onnxWorkers} worker thread(s) (\`WORKER_COUNT\`), \`max_concurrent_requests_per_instance: 1024\`, up ${fmt(l.onnx.deploySeconds, 1)} s after its creation; requests pinned with \`azureml-model-deployment: onnx\`, the \`input_data\` body, answer \`[0]\` checked. Closed loop with ${CFG.onnxConcurrencies.join(', ')} clients, ${fmt(OPTS.onnxRequests)} requests a level; the throughput target compares the highest throughput of each side (MLflow's at any of its levels). Then an open loop (\`bench/lib/load.ts\` \`openLoop\`: requests sent on a fixed schedule whether or not earlier ones answered; latency from each request's send, waiting for a socket included; the generator's timers sent requests late by up to ${fmt(l.onnx.half.lateMax, 1)} ms, p99 ${fmt(l.onnx.half.lateP99, 2)} ms) at half of the highest ONNX throughput: one second to open the generator's sockets, a pause until other load is quiet, one second right after that pause (reported apart: p99 ${fmt(l.onnx.half.afterIdle.p99, 2)} ms, max ${fmt(l.onnx.half.afterIdle.max, 1)} ms — an idle machine answers its first few hundred milliseconds of load slower), then the measured ${CFG.openLoopSeconds} s straight after it: achieved ${fmt(l.onnx.half.achievedRps)} req/s, p50 ${fmt(l.onnx.half.p50, 2)} ms, p99 ${fmt(l.onnx.half.p99, 2)} ms, max ${fmt(l.onnx.half.max, 1)} ms, statuses ${JSON.stringify(l.onnx.half.statuses)}, other load ${fmt(l.onnx.half.otherCores, 2)} cores; the server's own view of those 11 s (its /metrics scraped before them): ${loopLine(l.onnx.half.server)}. The same sequence on \`GET /health\` (a fixed text: no scoring, no key check) as a control: p50 ${fmt(l.onnx.health.p50, 2)} ms, p99 ${fmt(l.onnx.health.p99, 2)} ms, max ${fmt(l.onnx.health.max, 1)} ms (other load ${fmt(l.onnx.health.otherCores, 2)} cores; ${loopLine(l.onnx.health.server)}) — what the machine, the load generator and the HTTP server cost at that rate before any scoring. CPU per request at the highest level (ms; "router" is the whole Lapis process, its ONNX worker threads included): ${cpuLine(l.onnx.best)}.
 ${profText}`;
 }
 
@@ -1017,6 +1111,7 @@ async function main(): Promise<void> {
 
   const python = join(py.venv, 'bin/python');
   if (OPTS.overheadOnly) return overheadOnly(python);
+  if (OPTS.onnxOnly) return onnxOnly(python);
   const lapis = await benchLapis(python);
   const profiled: { top?: ProfileResult } = {};
   if (OPTS.profile) {

@@ -12,6 +12,7 @@
  */
 import type * as OrtModule from 'onnxruntime-node';
 import type { Tensor } from 'onnxruntime-node';
+import { RunBatcher } from './onnx-batch.js';
 import { answer, parseBody, PayloadError, type ParsedBody, type TensorInput } from './onnx-payloads.js';
 
 export interface ModelConfig {
@@ -57,6 +58,8 @@ const TENSOR_DTYPES = new Set(['float64', 'float32']);
 const COLUMN_DTYPES = new Set(['string', 'float64', 'float32', 'int64', 'int32']);
 const PROBE_WARMUP = 5;
 const PROBE_RUNS = 20;
+/** Requests waiting for a session are run together up to this many rows (onnx-batch.ts). */
+const MAX_BATCH_ROWS = 1024;
 
 export async function loadModel(config: ModelConfig): Promise<OnnxModel> {
   const started = performance.now();
@@ -80,6 +83,8 @@ export async function loadModel(config: ModelConfig): Promise<OnnxModel> {
     return predictions(tensor.data, tensor.dims, parsed.rows);
   };
   const ms = Math.round(performance.now() - started);
+  // A model whose inputs take a fixed number of rows cannot take several requests' rows at once.
+  const batches = session.inputMetadata.every((m) => m.isTensor && !(typeof m.shape[0] === 'number' && m.shape[0] > 0)) ? new RunBatcher(run, MAX_BATCH_ROWS) : undefined;
 
   return {
     info: { inputs: described, output, outputType: outMeta.type, ms, rowMicros: await rowMicros(run, input) },
@@ -91,7 +96,7 @@ export async function loadModel(config: ModelConfig): Promise<OnnxModel> {
         if (err instanceof PayloadError) return { status: 400, body: JSON.stringify({ error: err.message }) };
         throw err;
       }
-      return { status: 200, body: answer(await run(parsed), parsed.wrap) };
+      return { status: 200, body: answer(await (batches ? batches.score(parsed) : run(parsed)), parsed.wrap) };
     },
     close: () => session.release(),
   };

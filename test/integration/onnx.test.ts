@@ -227,7 +227,7 @@ describe('the ONNX runtime', () => {
     const ep = await lapis(['online-endpoint', 'create', '-f', await file('ep.yml', { name: 'onnx-ep', auth_mode: 'key' })]);
     expect(ep.code, ep.stderr).toBe(0);
     key = (await api<{ primaryKey: string }>('/api/v1/online-endpoints/onnx-ep/keys', { method: 'POST', body: '{}' })).primaryKey;
-    await deploy({ name: 'onnx', model: 'azureml:iris-lr-onnx:1', instance_count: 2, environment_variables: { WORKER_COUNT: '2' } });
+    await deploy({ name: 'onnx', model: 'azureml:iris-lr-onnx:1', instance_count: 2, environment_variables: { WORKER_COUNT: '2' }, request_settings: { max_concurrent_requests_per_instance: 64 } });
     await deploy({ name: 'nocode', model: 'azureml:iris-lr:1' });
     await deploy({ name: 'script', model: 'azureml:iris-lr:1', code_configuration: { code: './code', scoring_script: 'score.py' }, environment: { image: 'python:3.11-slim' } });
     await deploy({ name: 'ridge-onnx', model: 'azureml:ridge-onnx:3' });
@@ -276,6 +276,26 @@ describe('the ONNX runtime', () => {
     }
   });
 
+  // Requests that reach a session while it runs are scored together (src/serving/onnx-batch.ts, whose
+  // unit tests pin the batching down); here, that many requests at once each get their own rows back.
+  it('answers many concurrent requests each with its own rows, a bad one alone refused', async () => {
+    const all = (await score('onnx', { input_data: ROWS })).json as number[];
+    expect(all).toHaveLength(ROWS.length);
+    const picks = Array.from({ length: 48 }, (_, i) => (i % 3 === 0 ? [i % ROWS.length, (i + 3) % ROWS.length] : [(i * 7) % ROWS.length]));
+    // Small bodies (the router's thread) and large ones (the worker threads), Azure ML's and MLflow's shapes, all at once.
+    const bodies = picks.map((rows, i) => {
+      const data = i % 8 === 5 ? Array.from({ length: 30 }, () => rows.map((r) => ROWS[r] as number[])).flat() : rows.map((r) => ROWS[r] as number[]);
+      return i % 2 === 0 ? { input_data: split(data) } : { dataframe_split: split(data) };
+    });
+    const bad = { input_data: [[5.1, 'wide', 1.4, 0.2]] };
+    const answers = await Promise.all([...bodies.map((b) => score('onnx', b)), score('onnx', bad)]);
+    bodies.forEach((b, i) => {
+      const rows = (b.input_data ?? b.dataframe_split).data.map((row) => all[ROWS.indexOf(row)]);
+      expect(answers[i], `request ${i}`).toEqual({ status: 200, json: 'input_data' in b ? rows : { predictions: rows } });
+    });
+    expect(answers.at(-1)?.status).toBe(400);
+  });
+
   it('applies the signature: a missing column or a wrong type is a 400 that names it', async () => {
     const wrongColumn = { input_data: { ...split(ROWS), columns: ['sepal_length', 'sepal_width', 'petal_length', 'nope'] } };
     for (const d of ['onnx', 'nocode']) {
@@ -295,7 +315,7 @@ describe('the ONNX runtime', () => {
   });
 
   it('serves a model with a text column on one input per column, with the no-code predictions and checks', async () => {
-    await deploy({ name: 'churn-onnx', model: 'azureml:churn-onnx:1' });
+    await deploy({ name: 'churn-onnx', model: 'azureml:churn-onnx:1', request_settings: { max_concurrent_requests_per_instance: 64 } });
     await deploy({ name: 'churn-nocode', model: 'azureml:churn:1' });
     const logs = await lapis(['online-deployment', 'get-logs', '--name', 'churn-onnx', '--endpoint-name', 'onnx-ep']);
     expect(logs.stdout).toMatch(/one input per column \(plan string, tenure int64, spend float(32|64)\)/);
@@ -319,6 +339,9 @@ describe('the ONNX runtime', () => {
     }
     const labels = (await score('churn-onnx', bodies[0])).json as string[];
     expect(new Set(labels)).toEqual(new Set(['churn', 'stay']));
+    // One row per request, all at once: each answer is its own row's, text columns included.
+    const one = await Promise.all(Array.from({ length: 30 }, (_, i) => score('churn-onnx', { input_data: { columns, index: [0], data: [rows[i % rows.length]] } })));
+    one.forEach((res, i) => expect(res, `request ${i}`).toEqual({ status: 200, json: [labels[i % rows.length]] }));
 
     const numberForText = await score('churn-onnx', { input_data: { columns, index: [0], data: [[3, 3, 80.5]] } });
     expect(numberForText.status).toBe(400);
