@@ -56,6 +56,15 @@ describe('RunBatcher', () => {
     expect(await batcher.score(body(5, 1))).toEqual([5]);
   });
 
+  it('runs a body of no rows on its own, never as a share of a batch', async () => {
+    const s = session();
+    const batcher = new RunBatcher(s.run, 100);
+    const answers = await Promise.all([batcher.score(body(1, 1)), batcher.score(body(10, 1)), batcher.score(body(0, 0)), batcher.score(body(20, 1))]);
+    expect(answers).toEqual([[1], [10], [], [20]]);
+    expect(s.runs).toContainEqual([]);
+    expect(s.runs).toContainEqual([10, 20]);
+  });
+
   it('falls back to single runs when a batch does not answer one prediction per row', async () => {
     const runs: number[] = [];
     const batcher = new RunBatcher(async (p) => {

@@ -30,6 +30,8 @@ export class RunBatcher {
   ) {}
 
   score(parsed: ParsedBody): Promise<unknown[]> {
+    // No rows: the session's own answer to that (an empty one, or its error), not a share of a batch.
+    if (parsed.rows === 0) return this.run(parsed);
     return new Promise((resolve, reject) => {
       this.#queue.push({ parsed, resolve, reject });
       if (!this.#running) void this.#drain();
