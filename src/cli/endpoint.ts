@@ -260,6 +260,7 @@ function deploymentView(d: OnlineDeployment): string {
     ['Traffic', `${d.traffic}%${d.mirror_traffic ? ` (+${d.mirror_traffic}% mirrored)` : ''}`],
     ['Requests', `${d.metrics.requests} (errors ${d.metrics.errors}, throttled ${d.metrics.throttled})`],
     ['Latency', d.metrics.p50_ms === null ? '-' : `p50 ${d.metrics.p50_ms} ms, p95 ${d.metrics.p95_ms} ms, p99 ${d.metrics.p99_ms} ms (last 2,048 requests)`],
+    ...(d.metrics.model_runs === null ? [] : [['Model runs', `${d.metrics.model_runs} (${d.metrics.requests_per_run ?? '-'} requests per run: those that arrive during a run share the next)`] as [string, string]]),
     ['Request timeout', `${d.request_settings.request_timeout_ms} ms`],
     ['Max concurrent', `${d.request_settings.max_concurrent_requests_per_instance} per instance`],
   ];

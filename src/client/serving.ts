@@ -20,7 +20,7 @@ export interface OnlineDeployment {
   instances: { index: number; state: string; restarts: number; inflight: number; workers: { ready: number; total: number }; pids: number[]; error?: string }[];
   traffic: number;
   mirror_traffic: number;
-  metrics: { requests: number; errors: number; error_rate: number; throttled: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null };
+  metrics: { requests: number; errors: number; error_rate: number; throttled: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null; model_runs: number | null; requests_per_run: number | null };
   /** What the data collector records, and has written so far; null when it collects nothing. */
   data_collector: {
     sampling_rate: number;

@@ -13,6 +13,8 @@ export interface ScoreAnswer {
   status: number;
   contentType: string;
   body: Buffer;
+  /** ONNX runtime: 1 when the answer came with a model run (alone, or first of a batch), else 0; absent from Python hosts. */
+  runs?: 0 | 1;
 }
 
 export interface ScoringInstance {

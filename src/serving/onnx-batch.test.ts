@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeRows, RunBatcher, type RunRows } from './onnx-batch.js';
+import { mergeRows, RunBatcher, type BatchAnswer, type RunRows } from './onnx-batch.js';
 import type { ParsedBody } from './onnx-payloads.js';
 
 /** A body of `rows` rows of two features, each row [id, id]; ids from `first`. */
@@ -24,15 +24,19 @@ function session(refuse?: (p: ParsedBody) => boolean): { run: RunRows; runs: num
   return { run, runs };
 }
 
+const predictions = (answers: BatchAnswer[]): unknown[][] => answers.map((a) => a.predictions);
+
 describe('RunBatcher', () => {
   it('runs a request at once when nothing is in flight, and those that arrive meanwhile together in the next run', async () => {
     const s = session();
     const batcher = new RunBatcher(s.run, 100);
     const answers = await Promise.all([batcher.score(body(1, 1)), batcher.score(body(10, 2)), batcher.score(body(20, 1)), batcher.score(body(30, 3))]);
-    expect(answers).toEqual([[1], [10, 11], [20], [30, 31, 32]]);
+    expect(predictions(answers)).toEqual([[1], [10, 11], [20], [30, 31, 32]]);
     expect(s.runs).toEqual([[1], [10, 11, 20, 30, 31, 32]]);
+    // The answers count the runs: one each for the first request alone and for the batch.
+    expect(answers.map((a) => a.runs)).toEqual([1, 1, 0, 0]);
     // Idle again: the next request runs alone, at once.
-    expect(await batcher.score(body(40, 1))).toEqual([40]);
+    expect(await batcher.score(body(40, 1))).toEqual({ predictions: [40], runs: 1 });
     expect(s.runs.at(-1)).toEqual([40]);
   });
 
@@ -40,7 +44,8 @@ describe('RunBatcher', () => {
     const s = session();
     const batcher = new RunBatcher(s.run, 4);
     const answers = await Promise.all([batcher.score(body(1, 1)), batcher.score(body(10, 3)), batcher.score(body(20, 2)), batcher.score(body(30, 9)), batcher.score(body(50, 1))]);
-    expect(answers.map((a) => a.length)).toEqual([1, 3, 2, 9, 1]);
+    expect(answers.map((a) => a.predictions.length)).toEqual([1, 3, 2, 9, 1]);
+    expect(answers.every((a) => a.runs === 1)).toBe(true);
     expect(s.runs.map((r) => r.length)).toEqual([1, 3, 2, 9, 1]);
   });
 
@@ -49,18 +54,18 @@ describe('RunBatcher', () => {
     const batcher = new RunBatcher(s.run, 100);
     const results = await Promise.allSettled([batcher.score(body(1, 1)), batcher.score(body(10, 1)), batcher.score(body(666, 1)), batcher.score(body(20, 2))]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    expect(results[3]).toEqual({ status: 'fulfilled', value: [20, 21] });
+    expect(results[3]).toEqual({ status: 'fulfilled', value: { predictions: [20, 21], runs: 1 } });
     expect(String((results[2] as PromiseRejectedResult).reason)).toContain('refused rows 666');
     expect(s.runs).toEqual([[1], [10, 666, 20, 21], [10], [666], [20, 21]]);
     // And it keeps serving afterwards.
-    expect(await batcher.score(body(5, 1))).toEqual([5]);
+    expect((await batcher.score(body(5, 1))).predictions).toEqual([5]);
   });
 
   it('runs a body of no rows on its own, never as a share of a batch', async () => {
     const s = session();
     const batcher = new RunBatcher(s.run, 100);
     const answers = await Promise.all([batcher.score(body(1, 1)), batcher.score(body(10, 1)), batcher.score(body(0, 0)), batcher.score(body(20, 1))]);
-    expect(answers).toEqual([[1], [10], [], [20]]);
+    expect(predictions(answers)).toEqual([[1], [10], [], [20]]);
     expect(s.runs).toContainEqual([]);
     expect(s.runs).toContainEqual([10, 20]);
   });
@@ -73,7 +78,7 @@ describe('RunBatcher', () => {
       return [p.rows]; // one value per run, whatever the rows
     }, 100);
     const answers = await Promise.all([batcher.score(body(1, 1)), batcher.score(body(2, 1)), batcher.score(body(3, 1))]);
-    expect(answers).toEqual([[1], [1], [1]]);
+    expect(predictions(answers)).toEqual([[1], [1], [1]]);
     expect(runs).toEqual([1, 2, 1, 1]);
   });
 });

@@ -13,9 +13,15 @@ import type { ParsedBody } from './onnx-payloads.js';
 /** Scores the rows of a parsed body: one prediction per row. */
 export type RunRows = (rows: ParsedBody) => Promise<unknown[]>;
 
+export interface BatchAnswer {
+  predictions: unknown[];
+  /** 1 for the first request of a run, 0 for the others scored in it: summed, the runs. */
+  runs: 0 | 1;
+}
+
 interface Waiting {
   parsed: ParsedBody;
-  resolve: (predictions: unknown[]) => void;
+  resolve: (answer: BatchAnswer) => void;
   reject: (err: unknown) => void;
 }
 
@@ -29,9 +35,9 @@ export class RunBatcher {
     readonly maxRows: number,
   ) {}
 
-  score(parsed: ParsedBody): Promise<unknown[]> {
+  score(parsed: ParsedBody): Promise<BatchAnswer> {
     // No rows: the session's own answer to that (an empty one, or its error), not a share of a batch.
-    if (parsed.rows === 0) return this.run(parsed);
+    if (parsed.rows === 0) return this.#alone(parsed);
     return new Promise((resolve, reject) => {
       this.#queue.push({ parsed, resolve, reject });
       if (!this.#running) void this.#drain();
@@ -62,7 +68,7 @@ export class RunBatcher {
   async #runBatch(batch: Waiting[]): Promise<void> {
     if (batch.length === 1) {
       const [only] = batch as [Waiting];
-      await this.run(only.parsed).then(only.resolve, only.reject);
+      await this.#alone(only.parsed).then(only.resolve, only.reject);
       return;
     }
     let predictions: unknown[] | undefined;
@@ -74,14 +80,18 @@ export class RunBatcher {
     const total = batch.reduce((n, w) => n + w.parsed.rows, 0);
     if (predictions?.length !== total) {
       // Refused, or not one prediction per row: each request alone, for its own answer or error.
-      for (const w of batch) await this.run(w.parsed).then(w.resolve, w.reject);
+      for (const w of batch) await this.#alone(w.parsed).then(w.resolve, w.reject);
       return;
     }
     let at = 0;
     for (const w of batch) {
-      w.resolve(predictions.slice(at, at + w.parsed.rows));
+      w.resolve({ predictions: predictions.slice(at, at + w.parsed.rows), runs: at === 0 ? 1 : 0 });
       at += w.parsed.rows;
     }
+  }
+
+  #alone(parsed: ParsedBody): Promise<BatchAnswer> {
+    return this.run(parsed).then((predictions) => ({ predictions, runs: 1 }));
   }
 }
 

@@ -40,6 +40,8 @@ export interface ModelInfo {
 export interface Scored {
   status: number;
   body: string;
+  /** 1 when this request's answer came with a run of the model of its own or as the first of a batch, else 0 (onnx-batch.ts). */
+  runs: 0 | 1;
 }
 
 export interface OnnxModel {
@@ -93,10 +95,11 @@ export async function loadModel(config: ModelConfig): Promise<OnnxModel> {
       try {
         parsed = parseBody(body, input);
       } catch (err) {
-        if (err instanceof PayloadError) return { status: 400, body: JSON.stringify({ error: err.message }) };
+        if (err instanceof PayloadError) return { status: 400, body: JSON.stringify({ error: err.message }), runs: 0 };
         throw err;
       }
-      return { status: 200, body: answer(await (batches ? batches.score(parsed) : run(parsed)), parsed.wrap) };
+      const scored = batches ? await batches.score(parsed) : { predictions: await run(parsed), runs: 1 as const };
+      return { status: 200, body: answer(scored.predictions, parsed.wrap), runs: scored.runs };
     },
     close: () => session.release(),
   };

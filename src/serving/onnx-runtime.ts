@@ -81,7 +81,7 @@ class OnnxInstance implements ScoringInstance {
     const bytes = body ?? Buffer.alloc(0);
     const inline = this.d.inline;
     if (inline && bytes.length <= INLINE_MAX_BODY_BYTES && !triggersFault(bytes, this.d.faults)) {
-      return inline.score(bytes).then((scored) => ({ status: scored.status, contentType: JSON_TYPE, body: Buffer.from(scored.body) }));
+      return inline.score(bytes).then((scored) => ({ status: scored.status, contentType: JSON_TYPE, body: Buffer.from(scored.body), runs: scored.runs }));
     }
     return this.#toWorker(bytes, timeoutMs);
   }
@@ -141,7 +141,7 @@ class OnnxInstance implements ScoringInstance {
         if (!p) return; // timed out already
         slot.pending.delete(msg.id);
         clearTimeout(p.timer);
-        p.resolve({ status: msg.status, contentType: JSON_TYPE, body: Buffer.from(msg.body) });
+        p.resolve({ status: msg.status, contentType: JSON_TYPE, body: Buffer.from(msg.body), runs: msg.runs });
       });
       worker.on('error', (err) => {
         loadError = err;

@@ -39,6 +39,7 @@ export interface WorkerReply {
   id: number;
   status: number;
   body: string;
+  runs: 0 | 1;
 }
 
 export interface WorkerReady {
@@ -60,8 +61,8 @@ port.on('message', (req: WorkerRequest | WorkerPing) => {
   if (config.exitOn !== undefined && text.includes(config.exitOn)) process.exit(70);
   if (config.hangOn !== undefined && text.includes(config.hangOn)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
   model.score(req.body).then(
-    (scored) => port.postMessage({ id: req.id, status: scored.status, body: scored.body } satisfies WorkerReply),
-    (err: unknown) => port.postMessage({ id: req.id, status: 500, body: JSON.stringify({ error: `ONNX Runtime failed: ${(err as Error).message}` }) } satisfies WorkerReply),
+    (scored) => port.postMessage({ id: req.id, status: scored.status, body: scored.body, runs: scored.runs } satisfies WorkerReply),
+    (err: unknown) => port.postMessage({ id: req.id, status: 500, body: JSON.stringify({ error: `ONNX Runtime failed: ${(err as Error).message}` }), runs: 0 } satisfies WorkerReply),
   );
 });
 port.postMessage({ ready: model.info } satisfies WorkerReady);

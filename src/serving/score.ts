@@ -132,7 +132,7 @@ export async function score(deps: ScoreDeps, name: string, headers: IncomingHttp
     if (err instanceof LapisError) status = err.status;
     throw err;
   } finally {
-    deps.serving.stats.record(name, deployment, status, performance.now() - started);
+    deps.serving.stats.record(name, deployment, status, performance.now() - started, answer?.runs);
     if (collect) {
       deps.serving.collector.record(collect, { workspace: route.workspace, endpoint: name, deployment, correlationId: requestId, request: { body, contentType }, response: answer });
     }
@@ -162,12 +162,13 @@ async function send(serving: ServingService, endpoint: string, deployment: strin
 async function mirror(serving: ServingService, endpoint: string, deployment: string, body: Buffer, contentType: string, timeoutMs: number): Promise<void> {
   const started = performance.now();
   let status = 500;
+  let runs: 0 | 1 | undefined;
   try {
-    status = (await send(serving, endpoint, deployment, body, contentType, timeoutMs)).status;
+    ({ status, runs } = await send(serving, endpoint, deployment, body, contentType, timeoutMs));
   } catch (err) {
     if (err instanceof LapisError) status = err.status;
   } finally {
-    serving.stats.record(endpoint, deployment, status, performance.now() - started);
+    serving.stats.record(endpoint, deployment, status, performance.now() - started, runs);
   }
 }
 

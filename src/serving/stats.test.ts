@@ -13,6 +13,20 @@ describe('ServingStats', () => {
     expect(stats.of('ep', 'green')).toMatchObject({ requests: 0, p50_ms: null });
   });
 
+  it('counts the model runs of an ONNX deployment and the requests they answered; none for a Python one', () => {
+    const stats = new ServingStats();
+    // Two runs alone, then one run shared by three requests; a 400 (no run) and a Python answer.
+    for (const runs of [1, 1, 1, 0, 0] as const) stats.record('ep', 'onnx', 200, 1, runs);
+    stats.record('ep', 'onnx', 400, 1, 0);
+    stats.record('ep', 'py', 200, 1);
+    expect(stats.of('ep', 'onnx')).toMatchObject({ requests: 6, model_runs: 3, requests_per_run: 1.67 });
+    expect(stats.of('ep', 'py')).toMatchObject({ model_runs: null, requests_per_run: null });
+    const text = stats.prometheus();
+    expect(text).toContain('lapis_endpoint_model_runs_total{endpoint="ep",deployment="onnx"} 3');
+    expect(text).toContain('lapis_endpoint_model_run_requests_total{endpoint="ep",deployment="onnx"} 5');
+    expect(text).not.toContain('lapis_endpoint_model_runs_total{endpoint="ep",deployment="py"}');
+  });
+
   it('keeps only the latest 2,048 latencies for the percentiles', () => {
     const stats = new ServingStats();
     for (let i = 0; i < 3000; i++) stats.record('ep', 'blue', 200, i < 952 ? 1000 : 1);

@@ -25,6 +25,8 @@ class Series {
   /** The latest WINDOW latencies (ms), a ring. */
   readonly latencies = new Float64Array(WINDOW);
   next = 0;
+  /** ONNX deployments: runs of the model, and the requests answered by them; null for Python ones. */
+  runs: { runs: number; scored: number } | null = null;
 
   constructor(
     readonly endpoint: string,
@@ -41,13 +43,17 @@ export interface DeploymentMetrics {
   p50_ms: number | null;
   p95_ms: number | null;
   p99_ms: number | null;
+  /** ONNX deployments: runs of the model so far, and requests answered per run (requests that arrive while a run is in flight share the next one); null for Python ones. */
+  model_runs: number | null;
+  requests_per_run: number | null;
 }
 
 export class ServingStats {
   /** By endpoint, then deployment: no key string is built per request. */
   readonly #series = new Map<string, Map<string, Series>>();
 
-  record(endpoint: string, deployment: string, status: number, ms: number): void {
+  /** `runs`: what an ONNX answer says of its model run (ScoreAnswer.runs); undefined for Python hosts and for requests that got no answer. */
+  record(endpoint: string, deployment: string, status: number, ms: number, runs?: 0 | 1): void {
     let byDeployment = this.#series.get(endpoint);
     if (!byDeployment) this.#series.set(endpoint, (byDeployment = new Map()));
     let s = byDeployment.get(deployment);
@@ -63,6 +69,11 @@ export class ServingStats {
     while (b < BUCKETS.length && seconds > (BUCKETS[b] as number)) b++;
     (s.buckets[b] as number) += 1;
     (s.sum[0] as number) += seconds;
+    if (runs !== undefined && status < 300) {
+      s.runs ??= { runs: 0, scored: 0 };
+      s.runs.runs += runs;
+      s.runs.scored += 1;
+    }
   }
 
   of(endpoint: string, deployment: string): DeploymentMetrics {
@@ -71,7 +82,18 @@ export class ServingStats {
     const pct = (p: number): number | null => (sorted.length === 0 ? null : Math.round((sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number) * 100) / 100);
     const requests = s?.requests ?? 0;
     const errors = s?.errors ?? 0;
-    return { requests, errors, error_rate: requests ? errors / requests : 0, throttled: s?.throttled ?? 0, p50_ms: pct(50), p95_ms: pct(95), p99_ms: pct(99) };
+    const r = s?.runs;
+    return {
+      requests,
+      errors,
+      error_rate: requests ? errors / requests : 0,
+      throttled: s?.throttled ?? 0,
+      p50_ms: pct(50),
+      p95_ms: pct(95),
+      p99_ms: pct(99),
+      model_runs: r ? r.runs : null,
+      requests_per_run: r?.runs ? Math.round((r.scored / r.runs) * 100) / 100 : null,
+    };
   }
 
   forget(endpoint: string, deployment?: string): void {
@@ -96,6 +118,17 @@ export class ServingStats {
         lines.push(`lapis_endpoint_request_duration_seconds_bucket{${labels(s)},le="${b < BUCKETS.length ? BUCKETS[b] : '+Inf'}"} ${cumulative}`);
       });
       lines.push(`lapis_endpoint_request_duration_seconds_sum{${labels(s)}} ${s.sum[0]}`, `lapis_endpoint_request_duration_seconds_count{${labels(s)}} ${s.requests}`);
+    }
+    const onnx = all.filter((s) => s.runs);
+    if (onnx.length > 0) {
+      lines.push(
+        '# HELP lapis_endpoint_model_runs_total ONNX Runtime runs by endpoint and deployment; requests that arrive while a run is in flight share the next one.',
+        '# TYPE lapis_endpoint_model_runs_total counter',
+        ...onnx.map((s) => `lapis_endpoint_model_runs_total{${labels(s)}} ${s.runs?.runs}`),
+        '# HELP lapis_endpoint_model_run_requests_total Requests answered by those runs.',
+        '# TYPE lapis_endpoint_model_run_requests_total counter',
+        ...onnx.map((s) => `lapis_endpoint_model_run_requests_total{${labels(s)}} ${s.runs?.scored}`),
+      );
     }
     return `${lines.join('\n')}\n`;
   }

@@ -76,6 +76,13 @@ async function deploy(spec: Record<string, unknown>): Promise<void> {
 
 const split = (rows: number[][]) => ({ columns: COLUMNS, index: rows.map((_, i) => i), data: rows });
 
+/** A deployment's ONNX Runtime runs and the requests they answered, from /metrics. */
+async function modelRuns(deployment: string): Promise<{ runs: number; requests: number }> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const value = (name: string): number => Number(new RegExp(`^${name}\\{endpoint="onnx-ep",deployment="${deployment}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { runs: value('lapis_endpoint_model_runs_total'), requests: value('lapis_endpoint_model_run_requests_total') };
+}
+
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'lapis-onnx-'));
   // The same cache as serving.test.ts: the models' environment (and the packaging one) is built once per machine.
@@ -288,12 +295,20 @@ describe('the ONNX runtime', () => {
       return i % 2 === 0 ? { input_data: split(data) } : { dataframe_split: split(data) };
     });
     const bad = { input_data: [[5.1, 'wide', 1.4, 0.2]] };
+    const before = await modelRuns('onnx');
     const answers = await Promise.all([...bodies.map((b) => score('onnx', b)), score('onnx', bad)]);
     bodies.forEach((b, i) => {
       const rows = (b.input_data ?? b.dataframe_split).data.map((row) => all[ROWS.indexOf(row)]);
       expect(answers[i], `request ${i}`).toEqual({ status: 200, json: 'input_data' in b ? rows : { predictions: rows } });
     });
     expect(answers.at(-1)?.status).toBe(400);
+    // /metrics counts the runs and the requests they answered (the refused one ran nothing).
+    const after = await modelRuns('onnx');
+    expect(after.requests - before.requests).toBe(bodies.length);
+    expect(after.runs - before.runs).toBeGreaterThanOrEqual(1);
+    expect(after.runs - before.runs).toBeLessThanOrEqual(bodies.length);
+    const show = await lapis(['online-deployment', 'show', '--name', 'onnx', '--endpoint-name', 'onnx-ep']);
+    expect(show.stdout).toMatch(new RegExp(`Model runs:?\\s+${after.runs} \\([\\d.]+ requests per run`));
   });
 
   it('applies the signature: a missing column or a wrong type is a 400 that names it', async () => {
