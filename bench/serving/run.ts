@@ -245,6 +245,8 @@ interface LoopWindow {
   lagMax: number;
   /** Its garbage collections by kind: count and total ms. */
   gc: Record<string, { n: number; ms: number }>;
+  /** Requests answered per ONNX Runtime run of the onnx deployment over the window (NaN when it ran nothing). */
+  requestsPerRun: number;
 }
 
 /**
@@ -267,19 +269,25 @@ async function serverLoopMeter(http: HttpClient): Promise<() => Promise<LoopWind
     }
     return out;
   };
-  const before = gc(await scrape()); // also resets the event-loop histogram
+  // The onnx deployment's runs and the requests they answered (src/serving/stats.ts).
+  const runs = (text: string): [number, number] => ['model_runs_total', 'model_run_requests_total'].map((n) => Number(new RegExp(`^lapis_endpoint_${n}\\{endpoint="${CFG.endpoint}",deployment="onnx"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0)) as [number, number];
+  const first = await scrape(); // also resets the event-loop histogram
+  const before = gc(first);
+  const runs0 = runs(first);
   return async () => {
     const text = await scrape();
     const after = gc(text);
+    const runs1 = runs(text);
     const diff = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, { n: v.n - (before[k]?.n ?? 0), ms: v.ms - (before[k]?.ms ?? 0) }]).filter(([, v]) => (v as { n: number }).n > 0));
-    return { lagP99: value(text, 'nodejs_eventloop_lag_p99_seconds') * 1000, lagMax: value(text, 'nodejs_eventloop_lag_max_seconds') * 1000, gc: diff };
+    const ran = runs1[0] - runs0[0];
+    return { lagP99: value(text, 'nodejs_eventloop_lag_p99_seconds') * 1000, lagMax: value(text, 'nodejs_eventloop_lag_max_seconds') * 1000, gc: diff, requestsPerRun: ran > 0 ? (runs1[1] - runs0[1]) / ran : Number.NaN };
   };
 }
 
 const loopLine = (w: LoopWindow): string =>
   `server event-loop delay (the period of a 10 ms timer) p99 ${fmt(w.lagP99, 1)} ms, max ${fmt(w.lagMax, 1)} ms; server GC ${Object.entries(w.gc)
     .map(([k, v]) => `${k} ${v.n}× ${fmt(v.ms, 0)} ms`)
-    .join(', ') || 'none'}`;
+    .join(', ') || 'none'}${Number.isNaN(w.requestsPerRun) ? '' : `; ${fmt(w.requestsPerRun, 2)} requests per ONNX Runtime run`}`;
 
 /** Waits (bounded) for a 1-second window in which other processes use less than CFG.quiet.otherCores. */
 async function waitForQuiet(parts: Parts): Promise<number> {
