@@ -250,8 +250,9 @@ interface LoopWindow {
 }
 
 /**
- * The Lapis server's own view of a window, from two scrapes of its /metrics: its event loop's delay
- * and its GC pauses. Tells a stall in the server from one in the load generator or the kernel.
+ * The Lapis server's own view of a window, from two scrapes of its /metrics: its event loop's delay,
+ * its GC pauses and how many requests each ONNX Runtime run answered. Tells a stall in the server
+ * from one in the load generator or the kernel.
  */
 async function serverLoopMeter(http: HttpClient): Promise<() => Promise<LoopWindow>> {
   const scrape = async (): Promise<string> => {
@@ -738,9 +739,9 @@ type OpenLoopWindow = OpenLoopResult & {
 /**
  * An open loop at `rate` measured warm: a first second opens the generator's sockets, then (once
  * other load is quiet) one more second right after that idle pause, reported apart, and the
- * measured `n` requests straight after it. An idle second costs the next few hundred milliseconds
- * a slower machine (stalls of 10-20 ms on both sides here, whatever the path): that is a cold
- * start, not the latency at this rate.
+ * measured `n` requests straight after it. On this VM the first few hundred milliseconds of load
+ * after an idle pause run slower (p99 of that second 5-40 ms for ONNX, 2-14 ms for the /health
+ * control, across runs): a cold start, not the latency at this rate, so it is shown apart.
  */
 async function openLoopAtRate(http: HttpClient, call: Call, rate: number, n: number, parts: Parts): Promise<OpenLoopWindow> {
   await openLoop(http, call, rate, Math.min(n, rate));
