@@ -70,6 +70,8 @@ import { killAllNow, startLapis, startMlflowModelServer, stopAll, type RunningSe
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WORK = join(ROOT, 'bench/.work/serving');
+/** Where the server's CPU profiles go under --profile. */
+const PROFILE_DIR = join(WORK, 'profile');
 const DOCS = join(ROOT, 'docs/benchmarks.md');
 /** The integration test's cache: the no-code deployment's environment (built from the model's requirements) is already there. */
 const CACHE = join(homedir(), '.cache', 'lapis', 'serving-test-cache');
@@ -778,11 +780,10 @@ interface ProfileResult {
  * window. Its figures are not in the table: the profiler slows the server down.
  */
 async function profileRouter(python: string): Promise<ProfileResult> {
-  const profDir = join(WORK, 'profile');
-  rmSync(profDir, { recursive: true, force: true });
-  mkdirSync(profDir, { recursive: true });
+  rmSync(PROFILE_DIR, { recursive: true, force: true });
+  mkdirSync(PROFILE_DIR, { recursive: true });
   log('Profile: a separate Lapis under node --cpu-prof, one 8-client level through the router');
-  const { server, client } = await setupLapis(python, join(profDir, 'lapis'), join(profDir, 'model'), { script: false, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const { server, client } = await setupLapis(python, join(PROFILE_DIR, 'lapis'), join(PROFILE_DIR, 'model'), { script: false, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] });
   const keys = await client.onlineEndpoints.keys(CFG.endpoint);
   const http = new HttpClient(server.url, 16);
   const t: Target[] = [{ http, call: { method: 'POST', path: `/endpoints/${CFG.endpoint}/score`, body: Buffer.from(JSON.stringify(BODIES.input_data)), headers: { authorization: `Bearer ${keys.primaryKey}` } } }];
@@ -802,18 +803,30 @@ async function profileRouter(python: string): Promise<ProfileResult> {
   }
   // The profile ends when the server exits: the window is the level and the shutdown after it.
   const windowMs = performance.now() - t0;
-  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`no .cpuprofile written in ${profDir}`);
-  log(`  ${fmt(rps)} req/s under the profiler; ${join(profDir, file)}`);
-  return { ...topSelfTime(join(profDir, file), 15, windowMs), rps, file: join(profDir, file) };
+  const file = readdirSync(PROFILE_DIR).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile written in ${PROFILE_DIR}`);
+  log(`  ${fmt(rps)} req/s under the profiler; ${join(PROFILE_DIR, file)}`);
+  return { ...topSelfTime(join(PROFILE_DIR, file), 15, windowMs), rps, file: join(PROFILE_DIR, file) };
+}
+
+/** With `--profile`, for the `--…-only` modes: an emptied profile folder and the node flags that make the server write its CPU profiles there on exit. */
+function profilerArgs(): { nodeArgs?: string[] } {
+  if (!OPTS.profile) return {};
+  rmSync(PROFILE_DIR, { recursive: true, force: true });
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  return { nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '200', `--cpu-prof-dir=${PROFILE_DIR}`] };
+}
+
+/** With `--profile`: the top self time of the server's main thread over its whole run. */
+function printProfileTop(): void {
+  // Thread 0 is the main thread; the others are ONNX worker threads.
+  const file = OPTS.profile ? readdirSync(PROFILE_DIR).find((f) => /\.0\.\d+\.cpuprofile$/.test(f)) : undefined;
+  if (file) for (const r of topSelfTime(join(PROFILE_DIR, file), 25).top) console.log(`  ${fmt(r.ms, 1).padStart(8)} ms  ${fmt(r.share * 100, 1).padStart(5)} %  ${r.fn}  ${r.where}`);
 }
 
 /** `--overhead-only`: the router overhead rounds against the no-code deployment, printed. */
 async function overheadOnly(python: string): Promise<void> {
-  const profDir = join(WORK, 'profile');
-  mkdirSync(profDir, { recursive: true });
-  const nodeArgs = OPTS.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : undefined;
-  const { server, client } = await setupLapis(python, join(WORK, 'lapis'), join(WORK, 'model'), { script: false, ...(nodeArgs ? { nodeArgs } : {}) });
+  const { server, client } = await setupLapis(python, join(WORK, 'lapis'), join(WORK, 'model'), { script: false, ...profilerArgs() });
   const keys = await client.onlineEndpoints.keys(CFG.endpoint);
   const hosts = await hostInstances(client, 'nocode');
   const body = Buffer.from(JSON.stringify(BODIES.input_data));
@@ -836,17 +849,12 @@ async function overheadOnly(python: string): Promise<void> {
     await server.stop();
     lapisServer = undefined;
   }
-  const file = OPTS.profile ? readdirSync(profDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
-  if (file) for (const r of topSelfTime(join(profDir, file), 25).top) console.log(`  ${fmt(r.ms, 1).padStart(8)} ms  ${fmt(r.share * 100, 1).padStart(5)} %  ${r.fn}  ${r.where}`);
+  printProfileTop();
 }
 
 /** `--onnx-only`: the ONNX phase alone (packaging, levels, the open loops), printed; with `--profile`, the server's CPU profile's top self time over the whole run. */
 async function onnxOnly(python: string): Promise<void> {
-  const profDir = join(WORK, 'profile');
-  rmSync(profDir, { recursive: true, force: true });
-  mkdirSync(profDir, { recursive: true });
-  const nodeArgs = OPTS.profile ? ['--cpu-prof', '--cpu-prof-interval', '200', `--cpu-prof-dir=${profDir}`] : undefined;
-  const { server, client, model } = await setupLapis(python, join(WORK, 'lapis'), join(WORK, 'model'), { script: false, ...(nodeArgs ? { nodeArgs } : {}) });
+  const { server, client, model } = await setupLapis(python, join(WORK, 'lapis'), join(WORK, 'model'), { script: false, ...profilerArgs() });
   const keys = await client.onlineEndpoints.keys(CFG.endpoint);
   const http = new HttpClient(server.url, 16);
   try {
@@ -858,9 +866,7 @@ async function onnxOnly(python: string): Promise<void> {
     await server.stop();
     lapisServer = undefined;
   }
-  // Thread 0 is the main thread; the others are the ONNX worker threads.
-  const file = OPTS.profile ? readdirSync(profDir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f)) : undefined;
-  if (file) for (const r of topSelfTime(join(profDir, file), 25).top) console.log(`  ${fmt(r.ms, 1).padStart(8)} ms  ${fmt(r.share * 100, 1).padStart(5)} %  ${r.fn}  ${r.where}`);
+  printProfileTop();
 }
 
 // ---------------------------------------------------------------------------------------------

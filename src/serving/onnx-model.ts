@@ -40,7 +40,7 @@ export interface ModelInfo {
 export interface Scored {
   status: number;
   body: string;
-  /** 1 when this request's answer came with a run of the model of its own or as the first of a batch, else 0 (onnx-batch.ts). */
+  /** 1 when this request ran the model (alone, or first of a batch: onnx-batch.ts); 0 when it shared a run or ran none. */
   runs: 0 | 1;
 }
 
