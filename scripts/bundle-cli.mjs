@@ -1,30 +1,37 @@
-// Bundles the `lapis` command from its sources into dist/cli/lapis.js, over what tsc wrote there:
-// see src/cli/lapis.ts for why. Node's built-in modules stay imports, and so do the server's.
-import { chmodSync } from 'node:fs';
+// Bundles the `lapis` client commands from their sources into dist/cli/client.cjs, the file
+// dist/cli/lapis.js runs with V8's code cache (see src/cli/lapis.ts for why), then runs the command
+// once so that the cache exists before the first user does. Node's built-in modules stay `require`s.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
+const BUNDLE = 'dist/cli/client.cjs';
+
 await build({
-  entryPoints: ['src/cli/lapis.ts'],
-  outfile: 'dist/cli/lapis.js',
-  allowOverwrite: true,
+  entryPoints: ['src/cli/program.ts'],
+  outfile: BUNDLE,
   tsconfig: 'tsconfig.build.json',
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
-  // CommonJS dependencies (cli-table3) call require(); an ES module has none of its own.
-  banner: { js: "import { createRequire as lapisCreateRequire } from 'node:module'; const require = lapisCreateRequire(import.meta.url);" },
+  // lapis.ts runs the bundle inside a function that receives `__lapisHost` (BundleHost).
+  define: { 'import.meta.url': '__lapisHost.moduleUrl' },
   plugins: [
     {
-      // The server's modules stay out: `lapis server` runs ./main.js, and cli/server.ts loads the
-      // server only inside its action (which the bundle never runs).
-      name: 'unbundled-server',
+      // A script run by `vm` cannot import modules, so the server's loader asks lapis.ts to. The
+      // server's own modules thus stay out of the bundle (`lapis server` runs ./main.js anyway).
+      name: 'server-from-host',
       setup(b) {
-        b.onResolve({ filter: /^\.\/main\.js$|^\.\.\/(server|store)\// }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
+        b.onResolve({ filter: /^\.\/load-server\.js$/ }, () => ({ path: 'load-server', namespace: 'lapis-host' }));
+        b.onLoad({ filter: /.*/, namespace: 'lapis-host' }, () => ({ contents: 'export const loadServer = () => __lapisHost.loadServer();', loader: 'js' }));
       },
     },
   ],
   logLevel: 'warning',
 });
-// Runnable as is, like the file tsc wrote (npm links it as the `lapis` bin).
+// The entry tsc wrote is what npm links as the `lapis` bin: runnable as is.
 chmodSync('dist/cli/lapis.js', 0o755);
+// A new bundle, a new cache: written by this first run as it exits.
+rmSync(`${BUNDLE}.cache`, { force: true });
+execFileSync(process.execPath, ['dist/cli/lapis.js', '--help'], { stdio: 'ignore' });

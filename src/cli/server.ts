@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../config/config.js';
+import { loadServer } from './load-server.js';
 
 /** `lapis server`: the API, tracking and artifact proxy in one process, on embedded defaults. */
 export function serverCommand(program: Command): void {
@@ -49,8 +50,7 @@ export function serverCommand(program: Command): void {
       // Set before the server's code first runs; V8 reads it at each collection (Node warns that
       // flags changed at run time may not all take effect: this one was checked with --trace-gc).
       setFlagsFromString('--no-allocation-site-pretenuring');
-      // Loaded here so that other commands start without loading the server's dependencies.
-      const [{ createServer }, { redact }] = await Promise.all([import('../server/app.js'), import('../store/db.js')]);
+      const [{ createServer }, { redact }] = await loadServer();
       const server = await createServer(config);
       const address = await server.app.listen({ host: config.host, port: config.port });
       const jobs = await server.startBackground(address);
