@@ -870,5 +870,5 @@ main().then(
 
 /** What a resident set is made of, for the report. */
 function partsText(p: ReturnType<typeof rssParts>): string {
-  return `anonymous ${fmt(p.anon / MB, 1)} MB — heaps and native allocations — and file-backed ${fmt(p.file / MB, 1)} MB — the code of Node and its native modules, pages the kernel can reclaim${p.shmem ? `; shared ${fmt(p.shmem / MB, 1)} MB` : ''}`;
+  return `anonymous ${fmt(p.anon / MB, 1)} MB — heaps and native allocations — and file-backed ${fmt(p.file / MB, 1)} MB — code and the database file SQLite maps (mmap_size), page cache the kernel can reclaim${p.shmem ? `; shared ${fmt(p.shmem / MB, 1)} MB` : ''}`;
 }
