@@ -69,6 +69,36 @@ export function rssParts(pid: number): { anon: number; file: number; shmem: numb
   return { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
 }
 
+/**
+ * The resident pages of one file a process maps (/proc/<pid>/smaps): a database SQLite maps for
+ * reads, say. `dirty` is what was written through the map (0: the kernel can drop every page
+ * without writing it back). Zeros when the file is not mapped or the process is gone.
+ */
+export function mappedFileRss(pid: number, path: string): { rss: number; dirty: number } {
+  let smaps = '';
+  try {
+    smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return { rss: 0, dirty: 0 };
+  }
+  let inFile = false;
+  let rss = 0;
+  let dirty = 0;
+  for (const line of smaps.split('\n')) {
+    // A mapping's header: address range, perms, offset, device, inode, then the path.
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (header) {
+      inFile = header[1] === path;
+      continue;
+    }
+    if (!inFile) continue;
+    const field = /^(\w+):\s+(\d+) kB/.exec(line);
+    if (field?.[1] === 'Rss') rss += Number(field[2]) * 1024;
+    if (field?.[1] === 'Private_Dirty' || field?.[1] === 'Shared_Dirty') dirty += Number(field[2]) * 1024;
+  }
+  return { rss, dirty };
+}
+
 /** Summed VmRSS of a process tree, and how many processes it counted. */
 export function treeRss(pid: number): { bytes: number; processes: number } {
   const pids = processTree(pid).filter((p) => rssBytes(p) > 0);
