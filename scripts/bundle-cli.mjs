@@ -2,7 +2,7 @@
 // dist/cli/lapis.js runs with V8's code cache (see src/cli/lapis.ts for why), then runs the command
 // once so that the cache exists before the first user does. Node's built-in modules stay `require`s.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const BUNDLE = 'dist/cli/client.cjs';
@@ -29,12 +29,13 @@ await build({
     },
   ],
   logLevel: 'warning',
+  // Other import.meta fields would be undefined in CommonJS: an error, not a warning.
+  logOverride: { 'empty-import-meta': 'error' },
 });
 // An import() left in the bundle would fail only when it runs: refuse the build instead.
 const dynamic = /\bimport\s*\(/.exec(readFileSync(BUNDLE, 'utf8'));
 if (dynamic) throw new Error(`${BUNDLE} holds an import() (at offset ${dynamic.index}): code run through vm cannot import; load the module from src/cli/lapis.ts instead, as load-server.ts does.`);
 // The entry tsc wrote is what npm links as the `lapis` bin: runnable as is.
 chmodSync('dist/cli/lapis.js', 0o755);
-// A new bundle, a new cache: written by this first run as it exits.
-rmSync(`${BUNDLE}.cache`, { force: true });
-execFileSync(process.execPath, ['dist/cli/lapis.js', '--help'], { stdio: 'ignore' });
+// The cache, written by this first run as it exits (one from an earlier bundle no longer matches).
+execFileSync(process.execPath, ['dist/cli/lapis.js', '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });

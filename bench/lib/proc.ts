@@ -72,7 +72,8 @@ export function rssParts(pid: number): { anon: number; file: number; shmem: numb
 /**
  * The resident pages of one file a process maps (/proc/<pid>/smaps): a database SQLite maps for
  * reads, say. `dirty` is what was written through the map (0: the kernel can drop every page
- * without writing it back). Zeros when the file is not mapped or the process is gone.
+ * without writing it back). `path` must be the real path (no links). Zeros when the file is not
+ * mapped or the process is gone.
  */
 export function mappedFileRss(pid: number, path: string): { rss: number; dirty: number } {
   let smaps = '';
@@ -88,7 +89,8 @@ export function mappedFileRss(pid: number, path: string): { rss: number; dirty: 
     // A mapping's header: address range, perms, offset, device, inode, then the path.
     const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
     if (header) {
-      inFile = header[1] === path;
+      // The kernel shows the real path, with " (deleted)" once the file is unlinked.
+      inFile = header[1]?.replace(/ \(deleted\)$/, '') === path;
       continue;
     }
     if (!inFile) continue;

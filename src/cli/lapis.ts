@@ -9,9 +9,11 @@
  * program and all it imports in one CommonJS file, scripts/bundle-cli.mjs), which starts in half
  * the time of loading ~300 modules one by one. It is compiled through V8's code cache, kept in
  * client.cjs.cache: compiling its 1 MB cost every command ~20 ms. Without a bundle (running from
- * the sources) the program is imported as modules.
+ * the sources, or a build that stopped before bundling: it removes the old bundle first) the
+ * program is imported as modules.
  */
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,20 +31,17 @@ export interface BundleHost {
 /** Runs the client bundle; false when the build wrote none. */
 function runBundle(): boolean {
   let source: string;
-  let stamp: string;
   try {
-    const info = statSync(BUNDLE);
-    // The bundle's size and time: a cache written for another build of it is never used.
-    stamp = `${info.size}:${info.mtimeMs}`;
     source = readFileSync(BUNDLE, 'utf8');
   } catch {
     return false;
   }
+  const code = `(function (exports, require, module, __filename, __dirname, __lapisHost) {${source}\n})`;
+  // V8 checks only the length of the code a cache was made from: the stamp is the code's hash, so
+  // a cache from another build is never run (and one the build shipped still fits once installed).
+  const stamp = createHash('sha256').update(code).digest('hex');
   const cachedData = readCache(stamp);
-  const script = new Script(`(function (exports, require, module, __filename, __dirname, __lapisHost) {${source}\n})`, {
-    filename: BUNDLE,
-    ...(cachedData ? { cachedData } : {}),
-  });
+  const script = new Script(code, { filename: BUNDLE, ...(cachedData ? { cachedData } : {}) });
   // V8 refuses a cache from another version of itself or other flags. A new one is written as the
   // process exits, so that it holds the functions this command compiled as it ran, too.
   if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(stamp, script));
@@ -70,7 +69,11 @@ function writeCache(stamp: string, script: Script): void {
     writeFileSync(temp, Buffer.concat([Buffer.from(`${stamp}\n`), script.createCachedData()]));
     renameSync(temp, CACHE);
   } catch {
-    rmSync(temp, { force: true });
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // An exception here would change the command's exit code.
+    }
   }
 }
 

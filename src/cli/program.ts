@@ -1,6 +1,6 @@
 /**
- * The lapis program: every command, parsed and run. Started by `lapis.js` (the bundled command
- * users run) or `main.js` (the same, as separate modules).
+ * The lapis program: every command, parsed and run. Started by `lapis.js` from client.cjs (this
+ * program bundled into one file, see lapis.ts) or by `main.js` (the same, as separate modules).
  */
 import { Command } from 'commander';
 import { LapisError } from '../core/errors.js';
