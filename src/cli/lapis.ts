@@ -19,7 +19,8 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
-const BUNDLE = fileURLToPath(new URL('./client.cjs', import.meta.url));
+const BUNDLE_URL = new URL('./client.cjs', import.meta.url);
+const BUNDLE = fileURLToPath(BUNDLE_URL);
 const CACHE = `${BUNDLE}.cache`;
 
 /** What the bundle gets from this module: its URL (for `import.meta.url`) and the server's loader (a script run by `vm` cannot import). */
@@ -45,7 +46,7 @@ function runBundle(): boolean {
   // V8 refuses a cache from another version of itself or other flags. A new one is written as the
   // process exits, so that it holds the functions this command compiled as it ran, too.
   if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(stamp, script));
-  const host: BundleHost = { moduleUrl: new URL('./client.cjs', import.meta.url).href, loadServer: async () => (await import('./load-server.js')).loadServer() };
+  const host: BundleHost = { moduleUrl: BUNDLE_URL.href, loadServer: async () => (await import('./load-server.js')).loadServer() };
   const module = { exports: {} };
   (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE), host);
   return true;
