@@ -647,7 +647,8 @@ function figures(l: LapisResult, m: MlflowResult): Figures {
   const warmMBs = rate((r) => r.warmUpload.totalMs);
   const peakOf = (p: UploadPhase): number => Math.max(...p.rounds.map((r) => Math.max(r.rssPeak, r.rssHwm ?? 0)));
   const mlflowMBs = m.upload ? m.upload.bytes / MB / median(m.upload.seconds) : Number.NaN;
-  return { durableMBs, copyMBs, ddMBs, uploadMBs, warmMBs, httpMBs, share: uploadMBs / durableMBs, rssPeak: peakOf(l.upload), rssPeakAfterSearch: peakOf(l.afterSearchUpload), rssPeakAfterSearchOwn: peakOf(l.afterSearchUpload) - l.afterSearchDb.rss, mlflowMBs };
+  const rssPeakAfterSearch = peakOf(l.afterSearchUpload);
+  return { durableMBs, copyMBs, ddMBs, uploadMBs, warmMBs, httpMBs, share: uploadMBs / durableMBs, rssPeak: peakOf(l.upload), rssPeakAfterSearch, rssPeakAfterSearchOwn: rssPeakAfterSearch - l.afterSearchDb.rss, mlflowMBs };
 }
 
 function rows(l: LapisResult, m: MlflowResult, f: Figures, agreeOk: boolean): { rows: Row[]; failed: ('search' | 'upload')[] } {

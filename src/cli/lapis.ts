@@ -24,7 +24,7 @@ const BUNDLE = fileURLToPath(BUNDLE_URL);
 const CACHE = `${BUNDLE}.cache`;
 
 /** What the bundle gets from this module: its URL (for `import.meta.url`) and the server's loader (a script run by `vm` cannot import). */
-export interface BundleHost {
+interface BundleHost {
   moduleUrl: string;
   loadServer: () => Promise<unknown>;
 }
